@@ -1,0 +1,1 @@
+"""The domain, pure Python: no Qt, SQLAlchemy, httpx or aiohttp imports here (a test checks)."""

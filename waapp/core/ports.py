@@ -1,0 +1,173 @@
+"""The ports: what the store and the providers implement, and what services consume.
+
+Repositories are synchronous and run on the database worker thread (``store.worker``);
+services call them through ``await worker.run(...)``. Providers are asynchronous.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from waapp.core.entities import AccountKind, Contact, Group, Template
+from waapp.core.states import DeliveryStatus
+
+
+class ContactSort(StrEnum):
+    NAME = "name"
+    PHONE = "phone"
+    CREATED = "created"
+    UPDATED = "updated"
+    LAST_INBOUND = "last_inbound"
+    OPTED_OUT = "opted_out"
+
+
+@dataclass(frozen=True, slots=True)
+class ContactQuery:
+    """Which contacts, in which order. Filtering and sorting happen in SQL."""
+
+    search: str = ""  # matched against name, phone and custom field values
+    group_id: int | None = None
+    opted_out: bool | None = None  # None: both
+    sort: ContactSort = ContactSort.NAME
+    descending: bool = False
+
+
+class ContactStore(Protocol):
+    def add(self, contact: Contact) -> Contact:
+        """Insert; raises DuplicateContact naming the existing contact."""
+
+    def update(self, contact: Contact) -> Contact:
+        """Save every field of ``contact`` (by id); raises DuplicateContact / NotFound."""
+
+    def delete(self, ids: Sequence[int]) -> int: ...
+
+    def get(self, contact_id: int) -> Contact:
+        """Raises NotFound."""
+
+    def find_by_phone(self, phone_e164: str) -> Contact | None: ...
+
+    def count(self, query: ContactQuery) -> int: ...
+
+    def ids(self, query: ContactQuery) -> list[int]:
+        """Every matching id, in the query's order (cheap even for 100 000 rows)."""
+
+    def get_many(self, ids: Sequence[int]) -> list[Contact]:
+        """The contacts with these ids, in the order given; missing ids are left out."""
+
+    def set_opt_out(
+        self, ids: Sequence[int], *, opted_out: bool, reason: str | None, at: datetime | None
+    ) -> int: ...
+
+    def field_names(self) -> list[str]:
+        """The custom field names in use, sorted."""
+
+
+class GroupStore(Protocol):
+    def list(self) -> list[Group]:
+        """Every group with its member count, by name."""
+
+    def create(self, name: str) -> Group:
+        """Raises DuplicateName."""
+
+    def rename(self, group_id: int, name: str) -> Group: ...
+
+    def delete(self, group_id: int) -> None:
+        """Deletes the group, never its contacts."""
+
+    def add_members(self, group_id: int, contact_ids: Sequence[int]) -> int:
+        """Returns how many were added (already-members are not counted)."""
+
+    def remove_members(self, group_id: int, contact_ids: Sequence[int]) -> int: ...
+
+    def groups_of(self, contact_id: int) -> list[Group]: ...
+
+
+class SettingsStore(Protocol):
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def set(self, key: str, value: Any) -> None:
+        """``value`` must be JSON-serialisable. Never a secret."""
+
+
+# --- providers -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderError:
+    """A provider's refusal, already mapped to the catalogue at the provider boundary."""
+
+    code: str  # the provider's code ("63016", "131047", "http_429" …)
+    title: str
+    detail: str = ""
+    retry_after_seconds: float | None = None
+    #: True when the request may have reached the provider (timeout after writing it, reset
+    #: while waiting for the answer): the outcome is unknown and must not be resent blindly.
+    may_have_reached: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    provider_message_id: str | None = None
+    wa_id: str | None = None
+    error: ProviderError | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.error is None and self.provider_message_id is not None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    provider_message_id: str
+    status: DeliveryStatus
+    occurred_at: datetime
+    recipient: str | None = None  # +E164
+    error: ProviderError | None = None
+    reference: str | None = None  # our own id, when the provider echoes it back
+
+
+@dataclass(frozen=True, slots=True)
+class InboundText:
+    from_phone: str  # +E164
+    body: str
+    received_at: datetime
+    provider_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    ok: bool
+    summary: str  # one plain sentence
+    details: dict[str, str] = field(default_factory=dict)  # quality, messaging limit, session…
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class Provider(Protocol):
+    kind: AccountKind
+
+    async def send_text(self, to: str, text: str, *, reference: str) -> SendResult: ...
+
+    async def send_template(
+        self, to: str, template: Template, variables: Mapping[str, str], *, reference: str
+    ) -> SendResult: ...
+
+    async def fetch_status(self, provider_message_id: str) -> StatusUpdate | None: ...
+
+    async def list_templates(self) -> list[Template]: ...
+
+    async def check_health(self) -> HealthReport: ...
+
+    def verify_webhook(self, request: WebhookRequest) -> bool: ...
+
+    def parse_webhook(self, request: WebhookRequest) -> list[StatusUpdate | InboundText]: ...
