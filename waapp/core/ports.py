@@ -6,6 +6,7 @@ services call them through ``await worker.run(...)``. Providers are asynchronous
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -83,7 +84,7 @@ class GroupStore(Protocol):
 
     def remove_members(self, group_id: int, contact_ids: Sequence[int]) -> int: ...
 
-    def groups_of(self, contact_id: int) -> list[Group]: ...
+    def groups_of(self, contact_id: int) -> builtins.list[Group]: ...
 
 
 class SettingsStore(Protocol):

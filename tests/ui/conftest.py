@@ -1,0 +1,49 @@
+"""Qt + qasync for the UI tests (style.md): one session-scoped qasync loop, tasks awaited
+with ``qtbot.waitUntil``, leftover tasks cancelled per test, and never ``loop.stop()``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import qasync
+from pytestqt.qtbot import QtBot
+
+from waapp.app import Services, open_services
+from waapp.paths import DataPaths
+
+T = TypeVar("T")
+Runner = Callable[[Coroutine[Any, Any, T]], T]
+
+
+@pytest.fixture(scope="session")
+def qloop(qapp: Any) -> qasync.QEventLoop:
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(loop)
+    return loop
+
+
+@pytest.fixture
+def run(qloop: qasync.QEventLoop, qtbot: QtBot) -> Iterator[Runner[Any]]:
+    """Run a coroutine on the qasync loop while Qt keeps processing events."""
+    asyncio.set_event_loop(qloop)  # other tests may have run asyncio.run() meanwhile
+
+    def runner(coro: Coroutine[Any, Any, T], timeout: int = 10_000) -> T:
+        task = qloop.create_task(coro)
+        qtbot.waitUntil(task.done, timeout=timeout)
+        return task.result()
+
+    yield runner
+    for task in asyncio.all_tasks(qloop):
+        task.cancel()
+    qtbot.wait(10)
+
+
+@pytest.fixture
+def services(tmp_path: Path, run: Runner[Any]) -> Iterator[Services]:
+    opened: Services = run(open_services(DataPaths(tmp_path)))
+    yield opened
+    run(opened.close())

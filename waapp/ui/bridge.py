@@ -1,0 +1,47 @@
+"""Service events → Qt signals, coalesced: a burst of events costs the window one refresh.
+
+Handlers only raise a flag; a single-shot timer (``interval_ms``) emits each raised signal
+once (Electrum's rate-limited refresh).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from waapp.services.events import ContactsChanged, EventBus, GroupsChanged, SettingsChanged
+
+COALESCE_MS = 250
+
+
+class Bridge(QObject):
+    contactsChanged = Signal()
+    groupsChanged = Signal()
+    settingsChanged = Signal()
+
+    def __init__(self, bus: EventBus, *, interval_ms: int = COALESCE_MS, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pending: set[str] = set()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._flush)
+        self._unsubscribers = [
+            bus.subscribe(ContactsChanged, lambda _e: self._raise("contactsChanged")),
+            bus.subscribe(GroupsChanged, lambda _e: self._raise("groupsChanged")),
+            bus.subscribe(SettingsChanged, lambda _e: self._raise("settingsChanged")),
+        ]
+
+    def _raise(self, name: str) -> None:
+        self._pending.add(name)
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, set()
+        for name in sorted(pending):
+            getattr(self, name).emit()
+
+    def close(self) -> None:
+        for unsubscribe in self._unsubscribers:
+            unsubscribe()
+        self._timer.stop()
