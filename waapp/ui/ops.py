@@ -22,21 +22,12 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QWidget
 
 from waapp.core.errors import WaappError
+from waapp.core.progress import CancelToken
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 PROGRESS_DELAY_MS = 500
-
-
-class CancelToken:
-    """Checked by long jobs between batches."""
-
-    def __init__(self) -> None:
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
 
 
 def show_error(parent: QWidget | None, error: BaseException, *, title: str = "waapp") -> None:

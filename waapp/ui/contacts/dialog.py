@@ -76,7 +76,8 @@ class ContactDialog(QDialog):
         self.phone = QLineEdit(display_phone(contact.phone_e164) if contact else "")
         self.phone.setPlaceholderText("e.g. +91 70330 09600 or 07033009600")
         self.country = QComboBox()
-        fill_countries(self.country, default_region)
+        own_region = phonenumbers.region_code_for_number(phonenumbers.parse(contact.phone_e164)) if contact else None
+        fill_countries(self.country, own_region or default_region)
         self.phone_check = QLabel()
         self.phone_check.setObjectName("hint")
 

@@ -27,7 +27,7 @@ BASE_COLUMNS: list[tuple[str, ContactSort | None]] = [
     ("Name", ContactSort.NAME),
     ("Phone", ContactSort.PHONE),
     ("Status", ContactSort.OPTED_OUT),
-    ("Last message from them", ContactSort.LAST_INBOUND),
+    ("Last reply", ContactSort.LAST_INBOUND),
     ("Added", ContactSort.CREATED),
 ]
 
@@ -152,7 +152,7 @@ class ContactsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and column == 2 and contact.opted_out:
             return f"Opted out on {_date(contact.opted_out_at)}: {contact.opt_out_reason or 'no reason given'}"
         if role == Qt.ItemDataRole.ForegroundRole and column == 2:
-            return status_color("bad" if contact.opted_out else "ok")
+            return status_color("bad" if contact.opted_out else "muted")
         if role == Qt.ItemDataRole.UserRole:
             return contact.id
         return None

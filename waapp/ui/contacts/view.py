@@ -118,7 +118,7 @@ class ContactsView(QWidget):
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(lambda pos: self._selection_menu().exec(self.table.viewport().mapToGlobal(pos)))
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
-        for column, width in enumerate((200, 170, 100, 170, 150)):
+        for column, width in enumerate((200, 160, 100, 140, 140)):
             self.table.setColumnWidth(column, width)
 
         self.empty = QLabel()
@@ -162,7 +162,7 @@ class ContactsView(QWidget):
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([210, 900])
+        splitter.setSizes([190, 1000])
         title = QLabel("Contacts")
         title.setObjectName("screenTitle")
         layout = QVBoxLayout(self)
