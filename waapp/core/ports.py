@@ -155,7 +155,12 @@ class WebhookRequest:
 
 
 class Provider(Protocol):
+    """One provider account's client. Errors are mapped to ``core.catalogue`` inside the
+    module; nothing above it sees provider JSON."""
+
     kind: AccountKind
+    #: True when ``fetch_status`` works (Twilio, WaSender); Meta has no per-message GET.
+    supports_polling: bool
 
     async def send_text(self, to: str, text: str, *, reference: str) -> SendResult: ...
 
@@ -169,6 +174,11 @@ class Provider(Protocol):
 
     async def check_health(self) -> HealthReport: ...
 
-    def verify_webhook(self, request: WebhookRequest) -> bool: ...
+    def verify_webhook(self, request: WebhookRequest) -> bool:
+        """The provider's signature check, in constant time. ``request.url`` is the URL the
+        provider called (the public tunnel URL for Twilio), not the local one."""
+
+    def verify_subscription(self, query: Mapping[str, str]) -> str | None:
+        """Meta's GET handshake: the ``hub.challenge`` to echo, or None to refuse (403)."""
 
     def parse_webhook(self, request: WebhookRequest) -> list[StatusUpdate | InboundText]: ...
