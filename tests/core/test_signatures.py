@@ -15,8 +15,13 @@ from waapp.core.signatures import (
 )
 
 URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
-PARAMS = {"CallSid": "CA1234567890ABCDE", "Digits": "1234", "From": "+14158675309",
-          "To": "+18005551212", "Caller": "+14158675309"}
+PARAMS = {
+    "CallSid": "CA1234567890ABCDE",
+    "Digits": "1234",
+    "From": "+14158675309",
+    "To": "+18005551212",
+    "Caller": "+14158675309",
+}
 
 
 def test_twilio_vector() -> None:
@@ -25,7 +30,13 @@ def test_twilio_vector() -> None:
 
 
 def test_twilio_multi_valued_vector() -> None:
-    params = [("Sid", "CA123"), ("SidAccount", "AC123"), ("Digits", "5678"), ("Digits", "1234"), ("Digits", "1234")]
+    params = [
+        ("Sid", "CA123"),
+        ("SidAccount", "AC123"),
+        ("Digits", "5678"),
+        ("Digits", "1234"),
+        ("Digits", "1234"),
+    ]
     assert twilio_signature(URL, params, "12345") == "IK+Dwps556ElfBT0I3Rgjkr1wJU="
 
 
@@ -42,7 +53,9 @@ def test_twilio_port_variants() -> None:
 
 def test_twilio_json_body_hash_vector() -> None:
     body = b'{"property": "value", "boolean": true}'
-    assert twilio_body_hash(body) == "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620"
+    assert (
+        twilio_body_hash(body) == "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620"
+    )
     url = f"https://mycompany.com/myapp.php?bodySHA256={twilio_body_hash(body)}"
     signature = twilio_signature(url, {}, "12345")
     assert twilio_valid(url, {}, signature, "12345", body=body)
@@ -76,7 +89,11 @@ def test_wasender_shared_secret() -> None:
 
 
 @settings(max_examples=200)
-@given(body=st.binary(max_size=512), secret=st.text(min_size=1, max_size=40), flip=st.integers(min_value=0))
+@given(
+    body=st.binary(max_size=512),
+    secret=st.text(min_size=1, max_size=40),
+    flip=st.integers(min_value=0),
+)
 def test_meta_any_changed_byte_is_rejected(body: bytes, secret: str, flip: int) -> None:
     header = meta_signature(body, secret)
     assert meta_valid(body, header, secret)

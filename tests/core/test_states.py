@@ -10,8 +10,14 @@ import pytest
 from waapp.core.errors import InvalidTransition
 from waapp.core.states import (
     CampaignStatus as C,
+)
+from waapp.core.states import (
     DeliveryStatus as D,
+)
+from waapp.core.states import (
     MessageState as M,
+)
+from waapp.core.states import (
     check_campaign_transition,
     check_message_transition,
     merge_status,
@@ -19,20 +25,43 @@ from waapp.core.states import (
 
 CAMPAIGN_ALLOWED = {
     (C.DRAFT, C.SCHEDULED),
-    (C.SCHEDULED, C.SENDING), (C.SCHEDULED, C.DRAFT), (C.SCHEDULED, C.CANCELLED),
-    (C.SENDING, C.PAUSED), (C.SENDING, C.COMPLETED), (C.SENDING, C.FAILED), (C.SENDING, C.CANCELLED),
-    (C.PAUSED, C.SENDING), (C.PAUSED, C.COMPLETED), (C.PAUSED, C.FAILED), (C.PAUSED, C.CANCELLED),
-    (C.COMPLETED, C.SENDING), (C.FAILED, C.SENDING),  # "retry failed"
+    (C.SCHEDULED, C.SENDING),
+    (C.SCHEDULED, C.DRAFT),
+    (C.SCHEDULED, C.CANCELLED),
+    (C.SENDING, C.PAUSED),
+    (C.SENDING, C.COMPLETED),
+    (C.SENDING, C.FAILED),
+    (C.SENDING, C.CANCELLED),
+    (C.PAUSED, C.SENDING),
+    (C.PAUSED, C.COMPLETED),
+    (C.PAUSED, C.FAILED),
+    (C.PAUSED, C.CANCELLED),
+    (C.COMPLETED, C.SENDING),
+    (C.FAILED, C.SENDING),  # "retry failed"
 }
 
 MESSAGE_ALLOWED = {
-    (M.PENDING, M.SENDING), (M.PENDING, M.SKIPPED), (M.PENDING, M.CANCELLED),
-    (M.RETRY_WAIT, M.SENDING), (M.RETRY_WAIT, M.FAILED), (M.RETRY_WAIT, M.CANCELLED),
-    (M.SENDING, M.SENT), (M.SENDING, M.DELIVERED), (M.SENDING, M.READ), (M.SENDING, M.FAILED),
-    (M.SENDING, M.RETRY_WAIT), (M.SENDING, M.UNKNOWN),
-    (M.UNKNOWN, M.SENT), (M.UNKNOWN, M.DELIVERED), (M.UNKNOWN, M.READ), (M.UNKNOWN, M.FAILED),
-    (M.UNKNOWN, M.PENDING), (M.UNKNOWN, M.CANCELLED),
-    (M.SENT, M.DELIVERED), (M.SENT, M.READ), (M.SENT, M.FAILED),
+    (M.PENDING, M.SENDING),
+    (M.PENDING, M.SKIPPED),
+    (M.PENDING, M.CANCELLED),
+    (M.RETRY_WAIT, M.SENDING),
+    (M.RETRY_WAIT, M.FAILED),
+    (M.RETRY_WAIT, M.CANCELLED),
+    (M.SENDING, M.SENT),
+    (M.SENDING, M.DELIVERED),
+    (M.SENDING, M.READ),
+    (M.SENDING, M.FAILED),
+    (M.SENDING, M.RETRY_WAIT),
+    (M.SENDING, M.UNKNOWN),
+    (M.UNKNOWN, M.SENT),
+    (M.UNKNOWN, M.DELIVERED),
+    (M.UNKNOWN, M.READ),
+    (M.UNKNOWN, M.FAILED),
+    (M.UNKNOWN, M.PENDING),
+    (M.UNKNOWN, M.CANCELLED),
+    (M.SENT, M.DELIVERED),
+    (M.SENT, M.READ),
+    (M.SENT, M.FAILED),
     (M.DELIVERED, M.READ),
     (M.FAILED, M.PENDING),
 }
@@ -68,16 +97,29 @@ def test_refusal_names_what_is_allowed() -> None:
 
 def test_final_states() -> None:
     assert {s for s in C if s.is_final} == {C.COMPLETED, C.FAILED, C.CANCELLED}
-    assert {s for s in M if s.is_final} == {M.SENT, M.DELIVERED, M.READ, M.FAILED, M.CANCELLED, M.SKIPPED}
+    assert {s for s in M if s.is_final} == {
+        M.SENT,
+        M.DELIVERED,
+        M.READ,
+        M.FAILED,
+        M.CANCELLED,
+        M.SKIPPED,
+    }
 
 
 # The forward-only merge, written out: (current, update) -> new state, None = ignored.
 MERGE = {
-    (M.SENDING, D.SENT): M.SENT, (M.SENDING, D.DELIVERED): M.DELIVERED,
-    (M.SENDING, D.READ): M.READ, (M.SENDING, D.FAILED): M.FAILED,
-    (M.UNKNOWN, D.SENT): M.SENT, (M.UNKNOWN, D.DELIVERED): M.DELIVERED,
-    (M.UNKNOWN, D.READ): M.READ, (M.UNKNOWN, D.FAILED): M.FAILED,
-    (M.SENT, D.DELIVERED): M.DELIVERED, (M.SENT, D.READ): M.READ, (M.SENT, D.FAILED): M.FAILED,
+    (M.SENDING, D.SENT): M.SENT,
+    (M.SENDING, D.DELIVERED): M.DELIVERED,
+    (M.SENDING, D.READ): M.READ,
+    (M.SENDING, D.FAILED): M.FAILED,
+    (M.UNKNOWN, D.SENT): M.SENT,
+    (M.UNKNOWN, D.DELIVERED): M.DELIVERED,
+    (M.UNKNOWN, D.READ): M.READ,
+    (M.UNKNOWN, D.FAILED): M.FAILED,
+    (M.SENT, D.DELIVERED): M.DELIVERED,
+    (M.SENT, D.READ): M.READ,
+    (M.SENT, D.FAILED): M.FAILED,
     (M.DELIVERED, D.READ): M.READ,
 }
 

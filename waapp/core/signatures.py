@@ -28,7 +28,9 @@ def twilio_signature(url: str, params: Params, auth_token: str) -> str:
     by_name: dict[str, set[str]] = {}
     for name, value in _pairs(params):
         by_name.setdefault(name, set()).add(value)
-    payload = url + "".join(name + value for name in sorted(by_name) for value in sorted(by_name[name]))
+    payload = url + "".join(
+        name + value for name in sorted(by_name) for value in sorted(by_name[name])
+    )
     digest = hmac.new(auth_token.encode(), payload.encode("utf-8"), hashlib.sha1).digest()
     return base64.b64encode(digest).decode("ascii")
 
@@ -45,7 +47,9 @@ def _port_variants(url: str) -> list[str]:
     default = {"https": 443, "http": 80}.get(parts.scheme)
     variants = [url, without]
     if default is not None:
-        variants.append(urlunsplit(parts._replace(netloc=f"{userinfo}{host}:{parts.port or default}")))
+        variants.append(
+            urlunsplit(parts._replace(netloc=f"{userinfo}{host}:{parts.port or default}"))
+        )
     return list(dict.fromkeys(variants))
 
 
@@ -61,9 +65,7 @@ def twilio_valid(
     if not signature or not auth_token:
         return False
     if body is not None:
-        query = dict(
-            pair.split("=", 1) for pair in urlsplit(url).query.split("&") if "=" in pair
-        )
+        query = dict(pair.split("=", 1) for pair in urlsplit(url).query.split("&") if "=" in pair)
         if not hmac.compare_digest(query.get("bodySHA256", ""), twilio_body_hash(body)):
             return False
         params = {}

@@ -48,3 +48,43 @@ class EventBus:
     def publish(self, event: object) -> None:
         for callback in list(self._subscribers[type(event)]):
             callback(event)
+
+
+# --- status intake (services/status) -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StatusesApplied:
+    """A batch of provider status updates was written. ``count`` updates moved a message
+    forward; ``message_ids`` are the rows that changed (state or a timestamp)."""
+
+    campaign_ids: tuple[int, ...]
+    message_ids: tuple[int, ...]
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class InboundReceived:
+    """New inbound messages were written. ``contact_ids``: contacts whose last inbound time
+    or opt-out changed; ``opted_out_ids``: those opted out by a keyword just now."""
+
+    count: int
+    contact_ids: tuple[int, ...]
+    opted_out_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusBatchFailed:
+    """Events could not be written (after one retry) and wait in the writer's dead-letter
+    list (Diagnostics)."""
+
+    events: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class TunnelStateChanged:
+    """The tunnel started, got its public URL, died, or stopped."""
+
+    state: str  # stopped / starting / running / failed
+    public_url: str | None
