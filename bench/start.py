@@ -54,8 +54,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--bundle", help="also measure this bundle executable")
     args = parser.parse_args()
-    env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
-           "WAAPP_STARTUP_PROBE": "1"}
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
+        "WAAPP_STARTUP_PROBE": "1",
+    }
     subjects = {"source": [sys.executable, "-m", "waapp"]}
     if args.bundle:
         subjects["bundle"] = [args.bundle]
@@ -76,8 +79,10 @@ def main() -> None:
         }
     print(json.dumps({"runs": args.runs, **figures}, indent=2))
     src = figures["source"]
-    print(f"start: first frame {src['first_frame_s']:.2f} s ({src['ratio_to_floor']:.2f}x floor "
-          f"{figures['floor']['first_frame_s']:.2f} s), ready {src['ready_s']:.2f} s (source, median of {args.runs})")
+    print(
+        f"start: first frame {src['first_frame_s']:.2f} s ({src['ratio_to_floor']:.2f}x floor "
+        f"{figures['floor']['first_frame_s']:.2f} s), ready {src['ready_s']:.2f} s (source, median of {args.runs})"
+    )
 
 
 if __name__ == "__main__":

@@ -18,14 +18,25 @@ print(json.dumps(sorted({{m.split(".")[0] for m in sys.modules}})))
 def loaded_top_level_modules(package: str) -> set[str]:
     result = subprocess.run(
         [sys.executable, "-c", PROBE.format(package=package)],
-        capture_output=True, text=True, check=True, timeout=120,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
     return set(json.loads(result.stdout))
 
 
 def test_core_imports_no_qt_sqlalchemy_httpx_or_aiohttp() -> None:
     loaded = loaded_top_level_modules("waapp.core")
-    assert not loaded & {"PySide6", "shiboken6", "qasync", "sqlalchemy", "httpx", "aiohttp", "alembic"}
+    assert not loaded & {
+        "PySide6",
+        "shiboken6",
+        "qasync",
+        "sqlalchemy",
+        "httpx",
+        "aiohttp",
+        "alembic",
+    }
 
 
 def test_services_import_no_qt() -> None:

@@ -11,17 +11,33 @@ from pathlib import Path
 
 def waapp(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "waapp", *args], capture_output=True, text=True, timeout=180,
+        [sys.executable, "-m", "waapp", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
         env={**os.environ, **(env or {})},
     )
 
 
 def test_normalize_prints_one_json_object_per_number(tmp_path: Path) -> None:
-    result = waapp("--data-dir", str(tmp_path), "normalize", "--region", "IN",
-                   "7033009600", "whatsapp:+917033009600", "9.17033E+11")
+    result = waapp(
+        "--data-dir",
+        str(tmp_path),
+        "normalize",
+        "--region",
+        "IN",
+        "7033009600",
+        "whatsapp:+917033009600",
+        "9.17033E+11",
+    )
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["input"] for r in rows] == ["7033009600", "whatsapp:+917033009600", "9.17033E+11"]
-    assert rows[0] == {"input": "7033009600", "e164": "+917033009600", "valid": True, "reason": None}
+    assert rows[0] == {
+        "input": "7033009600",
+        "e164": "+917033009600",
+        "valid": True,
+        "reason": None,
+    }
     assert rows[1]["e164"] == "+917033009600"
     assert rows[2]["e164"] is None and rows[2]["valid"] is False
     assert rows[2]["reason"].startswith("digits lost by the spreadsheet")
@@ -30,7 +46,9 @@ def test_normalize_prints_one_json_object_per_number(tmp_path: Path) -> None:
 
 
 def test_normalize_exits_zero_when_all_valid_and_uses_the_env_data_dir(tmp_path: Path) -> None:
-    result = waapp("normalize", "--region", "gb", "07911 123456", env={"WAAPP_DATA_DIR": str(tmp_path)})
+    result = waapp(
+        "normalize", "--region", "gb", "07911 123456", env={"WAAPP_DATA_DIR": str(tmp_path)}
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["e164"] == "+447911123456"
 

@@ -16,6 +16,8 @@ from typing import Any
 from waapp.paths import DataPaths
 from waapp.services.contacts import ContactService
 from waapp.services.events import EventBus
+from waapp.services.exporter import ExportService
+from waapp.services.importer import ImportService
 from waapp.services.secrets import SecretStore
 from waapp.store.database import Database, open_database
 from waapp.store.worker import DatabaseWorker
@@ -43,6 +45,8 @@ class Services:
     bus: EventBus
     contacts: ContactService
     secrets: SecretStore
+    importer: ImportService
+    exporter: ExportService
 
     async def close(self) -> None:
         await self.worker.run(self.db.close)
@@ -61,7 +65,16 @@ async def open_services(paths: DataPaths) -> Services:
     contacts = ContactService(
         contacts=db.contacts, groups=db.groups, settings=db.settings, worker=worker, bus=bus
     )
-    return Services(paths, worker, db, bus, contacts, SecretStore(paths.fallback_keyring))
+    return Services(
+        paths,
+        worker,
+        db,
+        bus,
+        contacts,
+        SecretStore(paths.fallback_keyring),
+        importer=ImportService(db=db, worker=worker, bus=bus),
+        exporter=ExportService(db=db, worker=worker),
+    )
 
 
 async def attach_ui(window: object, services: Services) -> None:
@@ -72,7 +85,9 @@ async def attach_ui(window: object, services: Services) -> None:
 
     assert isinstance(window, MainWindow)
     bridge = Bridge(services.bus, parent=window)
-    contacts = ContactsView(services.contacts, bridge)
+    contacts = ContactsView(
+        services.contacts, bridge, importer=services.importer, exporter=services.exporter
+    )
     window.attach({"contacts": contacts})
     await contacts.load()
 

@@ -101,13 +101,19 @@ def run_self_test() -> int:
                 detail = check(paths)
                 results[name] = {"ok": True, **detail}
             except Exception as error:
-                results[name] = {"ok": False, "error": f"{type(error).__name__}: {error}",
-                                 "trace": traceback.format_exc(limit=3)}
+                results[name] = {
+                    "ok": False,
+                    "error": f"{type(error).__name__}: {error}",
+                    "trace": traceback.format_exc(limit=3),
+                }
             results[name]["seconds"] = round(time.perf_counter() - started, 3)
     ok = all(r["ok"] for r in results.values())
     summary = {
-        "ok": ok, "version": __version__, "python": platform.python_version(),
-        "frozen": bool(getattr(sys, "frozen", False)), "checks": results,
+        "ok": ok,
+        "version": __version__,
+        "python": platform.python_version(),
+        "frozen": bool(getattr(sys, "frozen", False)),
+        "checks": results,
     }
     print(json.dumps(summary, indent=2))
     return 0 if ok else 1

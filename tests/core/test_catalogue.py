@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from waapp.core import catalogue
-from waapp.core.catalogue import CatalogueEntry, ErrorClass, Dialect, classify_http, lookup
+from waapp.core.catalogue import CatalogueEntry, Dialect, ErrorClass, classify_http, lookup
 
 SOON = "retry_soon"
 LATER = "retry_later"
@@ -136,9 +136,31 @@ TRANSPORT_EXPECTED: dict[str, str] = {
 
 ALL_DIALECTS = ["twilio", "meta", "kapso", "wasender"]
 JARGON = (
-    "TODO", "TBD", "FIXME", "XXX", "lorem", "None", "{", "}", "<", ">", "MPS", "WABA",
-    "E.164", "HTTP", "payload", "endpoint", "webhook", "wamid", "JSON", "OAuth", "ContentSid",
-    "ContentVariables", "biz_opaque", "null", "http_",
+    "TODO",
+    "TBD",
+    "FIXME",
+    "XXX",
+    "lorem",
+    "None",
+    "{",
+    "}",
+    "<",
+    ">",
+    "MPS",
+    "WABA",
+    "E.164",
+    "HTTP",
+    "payload",
+    "endpoint",
+    "webhook",
+    "wamid",
+    "JSON",
+    "OAuth",
+    "ContentSid",
+    "ContentVariables",
+    "biz_opaque",
+    "null",
+    "http_",
 )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,8 +35,14 @@ def test_add_normalises_with_the_default_country_and_publishes(tmp_path: Path) -
         events: list[object] = []
         s.bus.subscribe(ContactsChanged, events.append)
         await s.contacts.set_default_region("IN")
-        contact = await s.contacts.add_contact(name="  Asha  ", phone="070330-09600", fields={" city ": " Pune ", "empty": " "})
-        assert (contact.name, contact.phone_e164, contact.fields) == ("Asha", "+917033009600", {"city": "Pune"})
+        contact = await s.contacts.add_contact(
+            name="  Asha  ", phone="070330-09600", fields={" city ": " Pune ", "empty": " "}
+        )
+        assert (contact.name, contact.phone_e164, contact.fields) == (
+            "Asha",
+            "+917033009600",
+            {"city": "Pune"},
+        )
         assert events == [ContactsChanged((contact.id,))]
 
     scenario(tmp_path, body)
@@ -45,7 +50,7 @@ def test_add_normalises_with_the_default_country_and_publishes(tmp_path: Path) -
 
 def test_invalid_and_duplicate_numbers_are_refused_plainly(tmp_path: Path) -> None:
     async def body(s: Services) -> None:
-        with pytest.raises(InvalidPhone, match="not a usable WhatsApp number: .*country"):
+        with pytest.raises(InvalidPhone, match=r"not a usable WhatsApp number: .*country"):
             await s.contacts.add_contact(name="X", phone="7033009600")  # no default country
         await s.contacts.add_contact(name="Asha", phone="+917033009600")
         with pytest.raises(DuplicateContact, match="already belongs to Asha") as dup:
@@ -65,7 +70,9 @@ def test_update_sets_exact_group_membership(tmp_path: Path) -> None:
         contact = await s.contacts.add_contact(name="C", phone="+447911123456", group_ids=[a.id])
         groups_events: list[object] = []
         s.bus.subscribe(GroupsChanged, groups_events.append)
-        await s.contacts.update_contact(contact.id, name="C2", phone="+447911123456", fields={}, group_ids=[b.id])
+        await s.contacts.update_contact(
+            contact.id, name="C2", phone="+447911123456", fields={}, group_ids=[b.id]
+        )
         assert [g.name for g in await s.contacts.groups_of(contact.id)] == ["B"]
         assert {g.name: g.member_count for g in await s.contacts.groups()} == {"A": 0, "B": 1}
         assert groups_events
@@ -80,7 +87,9 @@ def test_opt_out_needs_a_reason_and_opt_in_clears_it(tmp_path: Path) -> None:
             await s.contacts.set_opt_out([c.id], opted_out=True, reason=" ")
         await s.contacts.set_opt_out([c.id], opted_out=True, reason="STOP by SMS")
         out = await s.contacts.get(c.id)
-        assert out.opted_out and out.opt_out_reason == "STOP by SMS" and out.opted_out_at is not None
+        assert (
+            out.opted_out and out.opt_out_reason == "STOP by SMS" and out.opted_out_at is not None
+        )
         await s.contacts.set_opt_out([c.id], opted_out=False)
         back = await s.contacts.get(c.id)
         assert not back.opted_out and back.opt_out_reason is None

@@ -8,8 +8,8 @@ import keyring
 import pytest
 from keyring.backends import fail
 
-from waapp.services.secrets import SecretStore
 from tests.conftest import MemoryKeyring
+from waapp.services.secrets import SecretStore
 
 
 def test_secrets_go_to_the_system_keyring(tmp_path: Path, memory_keyring: MemoryKeyring) -> None:
@@ -30,7 +30,11 @@ def test_without_a_keyring_it_falls_back_to_a_private_file_and_says_so(tmp_path:
     store = SecretStore(path)
     store.set(3, "access_token", "EAAG-token")
     assert not store.encrypted
-    assert store.warning is not None and "no system keyring" in store.warning and str(path) in store.warning
+    assert (
+        store.warning is not None
+        and "no system keyring" in store.warning
+        and str(path) in store.warning
+    )
     assert path.exists() and (path.stat().st_mode & 0o777) == 0o600
     # A new store (a restart) reads the same secret back.
     assert SecretStore(path).get(3, "access_token") == "EAAG-token"

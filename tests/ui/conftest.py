@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,10 +21,16 @@ Runner = Callable[[Coroutine[Any, Any, T]], T]
 
 
 @pytest.fixture(scope="session")
-def qloop(qapp: Any) -> qasync.QEventLoop:
+def qloop(qapp: Any) -> Iterator[qasync.QEventLoop]:
     loop = qasync.QEventLoop(qapp, already_running=True)
+    # qasync's own default executor runs QThreads, and a QThread still alive when the
+    # interpreter exits aborts the process; this loop is never closed (style.md), so give
+    # it an executor we can shut down ourselves.
+    executor = ThreadPoolExecutor(thread_name_prefix="waapp-test-executor")
+    loop.set_default_executor(executor)
     asyncio.set_event_loop(loop)
-    return loop
+    yield loop
+    executor.shutdown(wait=True, cancel_futures=True)
 
 
 @pytest.fixture

@@ -50,12 +50,16 @@ def select(view: ContactsView, *names: str) -> None:
     selection.clearSelection()
     for r, name in enumerate(rows(view)):
         if name in names:
-            selection.select(view.model.index(r, 0),
-                             QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
+            selection.select(
+                view.model.index(r, 0),
+                QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
+            )
 
 
 def open_dialog(qtbot: QtBot, view: ContactsView) -> ContactDialog:
-    qtbot.waitUntil(lambda: getattr(view, "dialog", None) is not None and view.dialog.isVisible(), timeout=5000)
+    qtbot.waitUntil(
+        lambda: getattr(view, "dialog", None) is not None and view.dialog.isVisible(), timeout=5000
+    )
     return view.dialog
 
 
@@ -75,7 +79,9 @@ def test_empty_store_says_what_to_do(view: ContactsView) -> None:
     assert "Add contact" in view.empty.text()
 
 
-def test_add_contact_through_the_dialog(view: ContactsView, services: Services, qtbot: QtBot, run: Any) -> None:
+def test_add_contact_through_the_dialog(
+    view: ContactsView, services: Services, qtbot: QtBot, run: Any
+) -> None:
     view.add_btn.click()
     dialog = open_dialog(qtbot, view)
     dialog.name.setText("Maria Gomez")
@@ -87,11 +93,15 @@ def test_add_contact_through_the_dialog(view: ContactsView, services: Services, 
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=5000)
     wait_rows(qtbot, view, ["Maria Gomez"])
     stored = run(services.contacts.get_many(run(services.contacts.ids(ContactQuery()))))
-    assert [(c.name, c.phone_e164, c.fields) for c in stored] == [("Maria Gomez", "+917033009600", {"city": "Pune"})]
+    assert [(c.name, c.phone_e164, c.fields) for c in stored] == [
+        ("Maria Gomez", "+917033009600", {"city": "Pune"})
+    ]
     assert view.table.selectionModel().selectedRows()[0].row() == 0  # the new contact is selected
 
 
-def test_invalid_number_keeps_the_dialog_open_with_the_reason(view: ContactsView, services: Services, qtbot: QtBot, run: Any) -> None:
+def test_invalid_number_keeps_the_dialog_open_with_the_reason(
+    view: ContactsView, services: Services, qtbot: QtBot, run: Any
+) -> None:
     view.add_contact()
     dialog = open_dialog(qtbot, view)
     dialog.country.setCurrentIndex(0)  # no default country
@@ -105,7 +115,9 @@ def test_invalid_number_keeps_the_dialog_open_with_the_reason(view: ContactsView
     assert run(services.contacts.count(ContactQuery())) == 0
 
 
-def test_duplicate_number_names_the_existing_contact(view: ContactsView, services: Services, qtbot: QtBot, run: Any) -> None:
+def test_duplicate_number_names_the_existing_contact(
+    view: ContactsView, services: Services, qtbot: QtBot, run: Any
+) -> None:
     add(services, run, "Asha", "7033009600")
     view.add_contact()
     dialog = open_dialog(qtbot, view)
@@ -117,7 +129,9 @@ def test_duplicate_number_names_the_existing_contact(view: ContactsView, service
     assert run(services.contacts.count(ContactQuery())) == 1
 
 
-def test_edit_contact_and_opt_out_in_the_dialog(view: ContactsView, services: Services, qtbot: QtBot, run: Any) -> None:
+def test_edit_contact_and_opt_out_in_the_dialog(
+    view: ContactsView, services: Services, qtbot: QtBot, run: Any
+) -> None:
     contact_id = add(services, run, "Ravi", "9876543210", city="Goa")
     wait_rows(qtbot, view, ["Ravi"])
     select(view, "Ravi")
@@ -131,11 +145,15 @@ def test_edit_contact_and_opt_out_in_the_dialog(view: ContactsView, services: Se
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=5000)
     wait_rows(qtbot, view, ["Ravi Kumar"])
     saved = run(services.contacts.get(contact_id))
-    assert saved.name == "Ravi Kumar" and saved.opted_out and saved.opt_out_reason == "asked by phone"
+    assert (
+        saved.name == "Ravi Kumar" and saved.opted_out and saved.opt_out_reason == "asked by phone"
+    )
     assert view.model.data(view.model.index(0, 2)) == "Opted out"
 
 
-def test_search_and_sort_happen_in_the_store(view: ContactsView, services: Services, qtbot: QtBot, run: Any) -> None:
+def test_search_and_sort_happen_in_the_store(
+    view: ContactsView, services: Services, qtbot: QtBot, run: Any
+) -> None:
     add(services, run, "Beatriz", "9876500001", city="Lisbon")
     add(services, run, "Ana", "9876500003")
     add(services, run, "Carla", "9876500002")
@@ -201,7 +219,13 @@ def test_multi_select_opt_out_opt_in_and_delete(
     assert view.summary.text() == "3 of 3 contacts · 2 selected"
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("Replied STOP", True))
     view.opt_out_btn.click()
-    qtbot.waitUntil(lambda: [view.model.data(view.model.index(r, 2)) for r in range(3)] == ["Opted out", "Opted out", "Subscribed"], timeout=5000)
+    qtbot.waitUntil(
+        lambda: (
+            [view.model.data(view.model.index(r, 2)) for r in range(3)]
+            == ["Opted out", "Opted out", "Subscribed"]
+        ),
+        timeout=5000,
+    )
     view.opt_filter.setCurrentIndex(2)  # opted out only
     wait_rows(qtbot, view, ["Ana", "Bo"])
     select(view, "Bo")

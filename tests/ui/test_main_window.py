@@ -22,7 +22,9 @@ def test_sidebar_lists_every_screen_and_unbuilt_ones_say_so(tmp_path: Path, qtbo
     assert window.sidebar.currentItem().text() == "Contacts"
     for key, _title in SCREENS:
         window.show_screen(key)
-        texts = " ".join(label.text() for label in window.stack.currentWidget().findChildren(QLabel))
+        texts = " ".join(
+            label.text() for label in window.stack.currentWidget().findChildren(QLabel)
+        )
         if key != "contacts":
             assert "not available in this version yet" in texts
     assert str(tmp_path / "waapp.db") in window.data_label.text()

@@ -35,6 +35,8 @@ from functools import lru_cache
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
+from waapp.core.region_names import REGION_NAMES
+
 #: Results are cached per (text, region): imports are duplicate-heavy and one parse costs
 #: ~32 µs (performance.md). 200 000 entries cover the largest import we plan for (100 000
 #: rows) twice over, at roughly 60-70 MB in the worst case where every entry is distinct.
@@ -126,23 +128,10 @@ def display_phone(e164: str) -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
 
 
-@lru_cache(maxsize=512)
 def region_name(region: str) -> str:
-    """The English name of a region code (``"IN"`` → ``"India"``); the code itself if unknown.
-
-    The name table (~600 kB) is imported on first use only: most sessions never need it.
-    """
-    from phonenumbers.geodata.locale import LOCALE_DATA
-
+    """The English name of a region code (``"IN"`` → ``"India"``); the code itself if unknown."""
     code = region.strip().upper()
-    names = LOCALE_DATA.get(code)
-    if not names:
-        return code
-    name = names.get("en", "")
-    # The table deduplicates: "*aa" means "same as the entry for language aa".
-    while name.startswith("*"):
-        name = names.get(name[1:], "")
-    return name or code
+    return REGION_NAMES.get(code, code)
 
 
 def clear_cache() -> None:

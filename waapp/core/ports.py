@@ -13,7 +13,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from waapp.core.catalogue import Dialect
 from waapp.core.entities import AccountKind, Contact, Group, Template
+from waapp.core.errors import WaappError
 from waapp.core.states import DeliveryStatus
 
 
@@ -110,6 +112,16 @@ class ProviderError:
     may_have_reached: bool = False
 
 
+class ProviderRequestError(WaappError):
+    """A provider request that is not a send failed (listing templates, fetching a status);
+    ``error`` says how, already mapped to the catalogue."""
+
+    def __init__(self, error: ProviderError, *, what_to_do: str = "") -> None:
+        text = f"{error.title}: {error.detail}" if error.detail else error.title
+        super().__init__(text, what_to_do=what_to_do or None)
+        self.error = error
+
+
 @dataclass(frozen=True, slots=True)
 class SendResult:
     provider_message_id: str | None = None
@@ -159,6 +171,8 @@ class Provider(Protocol):
     module; nothing above it sees provider JSON."""
 
     kind: AccountKind
+    #: The error and webhook dialect it speaks (a Sandbox account speaks one of the three).
+    dialect: Dialect
     #: True when ``fetch_status`` works (Twilio, WaSender); Meta has no per-message GET.
     supports_polling: bool
 

@@ -48,9 +48,8 @@ import httpx
 
 from waapp.core import catalogue
 from waapp.core.catalogue import Dialect
-from waapp.core.errors import WaappError
 from waapp.core.phones import is_e164, normalize_phone
-from waapp.core.ports import HealthReport, ProviderError
+from waapp.core.ports import HealthReport, ProviderError, ProviderRequestError
 
 __all__ = [
     "MAX_PAGES",
@@ -82,20 +81,6 @@ _DETAIL_MAX = 500
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class ProviderRequestError(WaappError):
-    """A provider request that is not a send failed; ``error`` says how (catalogue-mapped).
-
-    Raised by ``list_templates`` and ``fetch_status``. A :class:`WaappError`, so callers
-    above the providers can show ``str(exc)`` and ``what_to_do`` without importing this
-    package.
-    """
-
-    def __init__(self, error: ProviderError, *, what_to_do: str = "") -> None:
-        text = f"{error.title}: {error.detail}" if error.detail else error.title
-        super().__init__(text, what_to_do=what_to_do or None)
-        self.error = error
 
 
 def raise_for(dialect: Dialect, error: ProviderError) -> ProviderRequestError:

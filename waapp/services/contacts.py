@@ -30,7 +30,9 @@ def clean_fields(fields: Mapping[str, str]) -> dict[str, str]:
                 raise ValidationError(f"The custom field with value “{value}” has no name.")
             continue
         if name.lower() in {"name", "phone"}:
-            raise ValidationError(f"“{name}” is a built-in field; choose another custom field name.")
+            raise ValidationError(
+                f"“{name}” is a built-in field; choose another custom field name."
+            )
         if value:
             cleaned[name] = value
     return cleaned

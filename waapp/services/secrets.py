@@ -8,6 +8,7 @@ falls back *explicitly* to keyrings.alt's plain-text file in the data folder and
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -83,7 +84,5 @@ class SecretStore:
         return self._backend().get_password(SERVICE, self._username(account_id, key))
 
     def delete(self, account_id: int, key: str) -> None:
-        try:
+        with contextlib.suppress(keyring.errors.PasswordDeleteError):  # already gone: idempotent
             self._backend().delete_password(SERVICE, self._username(account_id, key))
-        except keyring.errors.PasswordDeleteError:
-            pass  # already gone: deleting is idempotent

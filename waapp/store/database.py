@@ -26,10 +26,13 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from waapp.core.errors import DatabaseTooNew, StoreError
+from waapp.store.accounts import AccountRepository
 from waapp.store.contacts import ContactRepository
 from waapp.store.engine import connect_engine, writer
 from waapp.store.groups import GroupRepository
 from waapp.store.settings import SettingsRepository
+from waapp.store.statuses import StatusRepository
+from waapp.store.templates import TemplateRepository
 
 __all__ = [
     "HEAD_REVISION",
@@ -51,7 +54,7 @@ class Database:
     """An open waapp database: the Engine and the repositories over it.
 
     Attributes: ``path``, ``engine``, ``revision`` (the schema revision, after migration),
-    ``contacts``, ``groups``, ``settings``. Repositories are synchronous: run them on the
+    ``contacts``, ``groups``, ``settings``, ``accounts``, ``templates``, ``statuses``. Repositories are synchronous: run them on the
     database worker thread (:class:`waapp.store.worker.DatabaseWorker`).
     """
 
@@ -63,6 +66,9 @@ class Database:
         self.contacts = ContactRepository(engine)
         self.groups = GroupRepository(engine)
         self.settings = SettingsRepository(engine)
+        self.accounts = AccountRepository(engine)
+        self.templates = TemplateRepository(engine)
+        self.statuses = StatusRepository(engine)
 
     def transaction(self) -> AbstractContextManager[Connection]:
         """A write transaction (``BEGIN IMMEDIATE``): commits at the end of the ``with``,

@@ -18,7 +18,9 @@ class Bridge(QObject):
     groupsChanged = Signal()
     settingsChanged = Signal()
 
-    def __init__(self, bus: EventBus, *, interval_ms: int = COALESCE_MS, parent: QObject | None = None) -> None:
+    def __init__(
+        self, bus: EventBus, *, interval_ms: int = COALESCE_MS, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self._pending: set[str] = set()
         self._timer = QTimer(self)

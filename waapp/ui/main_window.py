@@ -6,8 +6,11 @@ screens once the services are ready, so the first frame never waits for the data
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -64,6 +67,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.paths = paths
         self.setWindowTitle("waapp")
+        self.setAcceptDrops(True)
         self.resize(1200, 760)
         self.screens: dict[str, QWidget] = {}
 
@@ -132,6 +136,34 @@ class MainWindow(QMainWindow):
         key = SCREENS[row][0]
         if key in self.screens:
             self.stack.setCurrentWidget(self.screens[key])
+
+    # Drop a spreadsheet anywhere on the window: the Contacts screen's import wizard opens.
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._dropped_file(event.mimeData()) is not None and self._importer() is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        path = self._dropped_file(event.mimeData())
+        importer = self._importer()
+        if path is not None and importer is not None:
+            self.show_screen("contacts")
+            importer(path)
+            event.acceptProposedAction()
+
+    @staticmethod
+    def _dropped_file(mime: QMimeData) -> Path | None:
+        from waapp.services.spreadsheet import SUPPORTED
+
+        for url in mime.urls():
+            if url.isLocalFile() and Path(url.toLocalFile()).suffix.lower() in SUPPORTED:
+                return Path(url.toLocalFile())
+        return None
+
+    def _importer(self) -> Callable[[Path], None] | None:
+        contacts = self.screens.get("contacts")
+        importer = getattr(contacts, "import_file", None)
+        return importer if callable(importer) else None
 
     def closeEvent(self, event: QCloseEvent) -> None:
         for screen in self.screens.values():

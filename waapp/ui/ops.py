@@ -41,13 +41,19 @@ def show_error(parent: QWidget | None, error: BaseException, *, title: str = "wa
             box.setInformativeText(error.what_to_do)
     else:
         box.setText("Something went wrong and the action was not completed.")
-        box.setInformativeText("Nothing was lost. Try again; if it keeps happening, send the log file to support.")
+        box.setInformativeText(
+            "Nothing was lost. Try again; if it keeps happening, send the log file to support."
+        )
         box.setDetailedText(f"{type(error).__name__}: {error}")
     box.open()
 
 
 class Op(Generic[T]):
-    def __init__(self, parent: QWidget | None, work: Callable[[CancelToken], Awaitable[T]] | Callable[[], Awaitable[T]]) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None,
+        work: Callable[[CancelToken], Awaitable[T]] | Callable[[], Awaitable[T]],
+    ) -> None:
         self._parent = parent
         self._work = work
         self._on_success: Callable[[T], object] | None = None
@@ -83,12 +89,15 @@ class Op(Generic[T]):
         timer: QTimer | None = None
         task = asyncio.current_task()
         if self._label is not None:
-            dialog = QProgressDialog(self._label, "Cancel" if self._cancellable else "", 0, 0, self._parent)
+            dialog = QProgressDialog(
+                self._label, "Cancel" if self._cancellable else "", 0, 0, self._parent
+            )
             dialog.setWindowModality(Qt.WindowModality.WindowModal)
             dialog.setMinimumDuration(0)
             if not self._cancellable:
                 dialog.setCancelButton(None)  # type: ignore[arg-type]
             else:
+
                 def cancel() -> None:
                     self.token.cancel()
                     if task is not None:

@@ -45,18 +45,30 @@ def dark_palette() -> QPalette:
     p = QPalette()
     base, window, text = QColor("#1e1f22"), QColor("#2b2d31"), QColor("#e6e6e6")
     roles = {
-        QPalette.ColorRole.Window: window, QPalette.ColorRole.WindowText: text,
-        QPalette.ColorRole.Base: base, QPalette.ColorRole.AlternateBase: QColor("#26282c"),
-        QPalette.ColorRole.Text: text, QPalette.ColorRole.Button: QColor("#35373c"),
-        QPalette.ColorRole.ButtonText: text, QPalette.ColorRole.ToolTipBase: window,
-        QPalette.ColorRole.ToolTipText: text, QPalette.ColorRole.Highlight: QColor("#2f7de1"),
-        QPalette.ColorRole.HighlightedText: QColor("#ffffff"), QPalette.ColorRole.Link: QColor("#6cb4ff"),
-        QPalette.ColorRole.PlaceholderText: QColor("#8b8f97"), QPalette.ColorRole.Mid: QColor("#45484e"),
-        QPalette.ColorRole.Dark: QColor("#18191b"), QPalette.ColorRole.Light: QColor("#4a4d53"),
+        QPalette.ColorRole.Window: window,
+        QPalette.ColorRole.WindowText: text,
+        QPalette.ColorRole.Base: base,
+        QPalette.ColorRole.AlternateBase: QColor("#26282c"),
+        QPalette.ColorRole.Text: text,
+        QPalette.ColorRole.Button: QColor("#35373c"),
+        QPalette.ColorRole.ButtonText: text,
+        QPalette.ColorRole.ToolTipBase: window,
+        QPalette.ColorRole.ToolTipText: text,
+        QPalette.ColorRole.Highlight: QColor("#2f7de1"),
+        QPalette.ColorRole.HighlightedText: QColor("#ffffff"),
+        QPalette.ColorRole.Link: QColor("#6cb4ff"),
+        QPalette.ColorRole.PlaceholderText: QColor("#8b8f97"),
+        QPalette.ColorRole.Mid: QColor("#45484e"),
+        QPalette.ColorRole.Dark: QColor("#18191b"),
+        QPalette.ColorRole.Light: QColor("#4a4d53"),
     }
     for role, color in roles.items():
         p.setColor(role, color)
-    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
+    for role in (
+        QPalette.ColorRole.Text,
+        QPalette.ColorRole.ButtonText,
+        QPalette.ColorRole.WindowText,
+    ):
         p.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6b6f76"))
     return p
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from waapp.core.catalogue import Dialect
 from waapp.core.entities import AccountKind, Template
 from waapp.core.ports import (
     HealthReport,
@@ -39,6 +40,7 @@ class FakeProviderBase:
     """The parts of the Provider port the intake never calls."""
 
     kind: AccountKind
+    dialect: Dialect
     supports_polling = False
 
     async def send_text(self, to: str, text: str, *, reference: str) -> SendResult:
@@ -76,6 +78,7 @@ _META_STATUS = {"sent": D.SENT, "delivered": D.DELIVERED, "read": D.READ, "faile
 
 class FakeMeta(FakeProviderBase):
     kind = AccountKind.META
+    dialect = Dialect.META
 
     def __init__(self, app_secret: str = "meta-app-secret", verify_token: str = "vt-123") -> None:
         self.app_secret = app_secret
@@ -212,6 +215,7 @@ _TWILIO_STATUS = {
 
 class FakeTwilio(FakeProviderBase):
     kind = AccountKind.TWILIO
+    dialect = Dialect.TWILIO
     supports_polling = True
 
     def __init__(self, auth_token: str = "twilio-auth-token") -> None:
@@ -329,6 +333,7 @@ _WASENDER_NAMES = {
 
 class FakeWaSender(FakeProviderBase):
     kind = AccountKind.WASENDER
+    dialect = Dialect.WASENDER
     supports_polling = True
 
     def __init__(self, secret: str = "wasender-webhook-secret") -> None:

@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from waapp.core.entities import AccountKind
+from waapp.core.catalogue import Dialect
 from waapp.core.ports import Provider, WebhookRequest
 from waapp.services.status.writer import EventSink
 
@@ -270,7 +270,7 @@ class WebhookReceiver:
             return response
 
         # Answer first: the provider is waiting, and nothing below can change the answer.
-        if provider.kind is AccountKind.TWILIO:
+        if provider.dialect is Dialect.TWILIO:
             response = web.Response(text=_TWIML_EMPTY, content_type="text/xml")
         else:
             response = web.Response(text="")

@@ -76,7 +76,11 @@ class ContactDialog(QDialog):
         self.phone = QLineEdit(display_phone(contact.phone_e164) if contact else "")
         self.phone.setPlaceholderText("e.g. +91 70330 09600 or 07033009600")
         self.country = QComboBox()
-        own_region = phonenumbers.region_code_for_number(phonenumbers.parse(contact.phone_e164)) if contact else None
+        own_region = (
+            phonenumbers.region_code_for_number(phonenumbers.parse(contact.phone_e164))
+            if contact
+            else None
+        )
         fill_countries(self.country, own_region or default_region)
         self.phone_check = QLabel()
         self.phone_check.setObjectName("hint")
@@ -103,10 +107,14 @@ class ContactDialog(QDialog):
             item = QListWidgetItem(group.name)
             item.setData(Qt.ItemDataRole.UserRole, group.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if group.id in member_of else Qt.CheckState.Unchecked)
+            item.setCheckState(
+                Qt.CheckState.Checked if group.id in member_of else Qt.CheckState.Unchecked
+            )
             self.groups.addItem(item)
         if not groups:
-            self.groups.addItem(QListWidgetItem("No groups yet — create one in the Contacts screen."))
+            self.groups.addItem(
+                QListWidgetItem("No groups yet — create one in the Contacts screen.")
+            )
             self.groups.setEnabled(False)
 
         self.opted_out = QCheckBox("Opted out: this person asked not to receive messages")
@@ -136,7 +144,9 @@ class ContactDialog(QDialog):
         layout.addWidget(self.opted_out)
         layout.addWidget(self.opt_reason)
         layout.addWidget(self.error)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
@@ -157,7 +167,9 @@ class ContactDialog(QDialog):
     def _check_phone(self) -> None:
         text = self.phone.text().strip()
         if not text:
-            self.phone_check.setText("WhatsApp needs the number with its country code; the country above fills it in.")
+            self.phone_check.setText(
+                "WhatsApp needs the number with its country code; the country above fills it in."
+            )
             self.phone_check.setStyleSheet("")
             return
         result = normalize_phone(text, self.country.currentData())
@@ -206,17 +218,26 @@ class ContactDialog(QDialog):
             raise ValidationError("Say why this person opted out, for example “asked by phone”.")
         if self._contact is None:
             contact = await self._service.add_contact(
-                name=self.name.text(), phone=self.phone.text(), fields=self.field_values(),
-                group_ids=self.group_ids(), region=region,
+                name=self.name.text(),
+                phone=self.phone.text(),
+                fields=self.field_values(),
+                group_ids=self.group_ids(),
+                region=region,
             )
         else:
             assert self._contact.id is not None
             contact = await self._service.update_contact(
-                self._contact.id, name=self.name.text(), phone=self.phone.text(),
-                fields=self.field_values(), group_ids=self.group_ids(), region=region,
+                self._contact.id,
+                name=self.name.text(),
+                phone=self.phone.text(),
+                fields=self.field_values(),
+                group_ids=self.group_ids(),
+                region=region,
             )
         assert contact.id is not None
-        if wants_out != contact.opted_out or (wants_out and reason != (contact.opt_out_reason or "")):
+        if wants_out != contact.opted_out or (
+            wants_out and reason != (contact.opt_out_reason or "")
+        ):
             await self._service.set_opt_out([contact.id], opted_out=wants_out, reason=reason)
             contact = await self._service.get(contact.id)
         return contact

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
@@ -14,6 +15,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
@@ -35,20 +37,35 @@ from PySide6.QtWidgets import (
 from waapp.core.entities import Group
 from waapp.core.ports import ContactQuery
 from waapp.services.contacts import ContactService
+from waapp.services.exporter import ExportService
+from waapp.services.importer import ImportReport, ImportService
 from waapp.ui.bridge import Bridge
 from waapp.ui.contacts.dialog import ContactDialog
+from waapp.ui.contacts.import_wizard import ImportWizard
 from waapp.ui.contacts.model import ContactsModel
 from waapp.ui.ops import Op
 
 ALL = -1  # the "All contacts" entry of the groups list
 
+EXPORT_FILTER = "Excel workbook (*.xlsx);;CSV, opens in any spreadsheet program (*.csv)"
+
 OPT_FILTERS = [("Everyone", None), ("Subscribed only", False), ("Opted out only", True)]
 
 
 class ContactsView(QWidget):
-    def __init__(self, service: ContactService, bridge: Bridge, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        service: ContactService,
+        bridge: Bridge,
+        *,
+        importer: ImportService | None = None,
+        exporter: ExportService | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.service = service
+        self.importer = importer
+        self.exporter = exporter
         self.model = ContactsModel(service, self)
         self._groups: list[Group] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -96,9 +113,32 @@ class ContactsView(QWidget):
         self.add_btn.setObjectName("primary")
         self.add_btn.setToolTip("Add a contact (Ctrl+N)")
         self.add_btn.clicked.connect(self.add_contact)
+        self.import_btn = QPushButton("Import…")
+        self.import_btn.setToolTip(
+            "Import contacts from a spreadsheet (Ctrl+I) — or drop the file on the window"
+        )
+        self.import_btn.clicked.connect(lambda: self.import_file(None))
+        self.import_btn.setVisible(importer is not None)
+        self.export_btn = QToolButton()
+        self.export_btn.setText("Export")
+        self.export_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        export_menu = QMenu(self.export_btn)
+        self.export_all_action = export_menu.addAction(
+            "All contacts…", lambda: self.export_contacts("all")
+        )
+        self.export_group_action = export_menu.addAction(
+            "This group…", lambda: self.export_contacts("group")
+        )
+        self.export_selected_action = export_menu.addAction(
+            "Selected contacts…", lambda: self.export_contacts("selected")
+        )
+        self.export_btn.setMenu(export_menu)
+        self.export_btn.setVisible(exporter is not None)
         toolbar = QHBoxLayout()
         toolbar.addWidget(self.search, 1)
         toolbar.addWidget(self.opt_filter)
+        toolbar.addWidget(self.import_btn)
+        toolbar.addWidget(self.export_btn)
         toolbar.addWidget(self.add_btn)
 
         # --- table ---------------------------------------------------------------------
@@ -116,7 +156,9 @@ class ContactsView(QWidget):
         self.table.setWordWrap(False)
         self.table.doubleClicked.connect(lambda _i: self.edit_contact())
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.table.customContextMenuRequested.connect(lambda pos: self._selection_menu().exec(self.table.viewport().mapToGlobal(pos)))
+        self.table.customContextMenuRequested.connect(
+            lambda pos: self._selection_menu().exec(self.table.viewport().mapToGlobal(pos))
+        )
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
         for column, width in enumerate((200, 160, 100, 140, 140)):
             self.table.setColumnWidth(column, width)
@@ -137,7 +179,9 @@ class ContactsView(QWidget):
         self.group_btn.setText("Add to group")
         self.group_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.group_btn.setMenu(QMenu(self.group_btn))
-        self.group_btn.menu().aboutToShow.connect(lambda: self._fill_group_menu(self.group_btn.menu()))
+        self.group_btn.menu().aboutToShow.connect(
+            lambda: self._fill_group_menu(self.group_btn.menu())
+        )
         self.remove_btn = QPushButton("Remove from group")
         self.remove_btn.clicked.connect(self.remove_from_group)
         self.opt_out_btn = QPushButton("Opt out…")
@@ -148,7 +192,14 @@ class ContactsView(QWidget):
         self.delete_btn.clicked.connect(self.delete_contacts)
         actions = QHBoxLayout()
         actions.addWidget(self.summary, 1)
-        for w in (self.edit_btn, self.group_btn, self.remove_btn, self.opt_out_btn, self.opt_in_btn, self.delete_btn):
+        for w in (
+            self.edit_btn,
+            self.group_btn,
+            self.remove_btn,
+            self.opt_out_btn,
+            self.opt_in_btn,
+            self.delete_btn,
+        ):
             actions.addWidget(w)
 
         right = QWidget()
@@ -172,7 +223,10 @@ class ContactsView(QWidget):
         self._shortcut("Ctrl+N", self.add_contact)
         self._shortcut("Ctrl+F", lambda: (self.search.setFocus(), self.search.selectAll()))
         self._shortcut("Ctrl+Shift+N", self.new_group)
-        self._shortcut("Ctrl+G", lambda: self.group_btn.showMenu() if self.group_btn.isEnabled() else None)
+        self._shortcut("Ctrl+I", lambda: self.import_file(None))
+        self._shortcut(
+            "Ctrl+G", lambda: self.group_btn.showMenu() if self.group_btn.isEnabled() else None
+        )
         self._table_shortcut(QKeySequence.StandardKey.Delete, self.delete_contacts)
         self._table_shortcut("Return", self.edit_contact)
         self._table_shortcut("Enter", self.edit_contact)
@@ -207,7 +261,10 @@ class ContactsView(QWidget):
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run a refresh in the background; its errors go through the ops error dialog."""
-        return Op(self, lambda: coro).run()
+        task = Op(self, lambda: coro).run()
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def load(self) -> None:
         """First load: groups, then contacts."""
@@ -277,7 +334,8 @@ class ContactsView(QWidget):
             if row is not None:
                 selection.select(
                     self.model.index(row, 0),
-                    QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
+                    QItemSelectionModel.SelectionFlag.Select
+                    | QItemSelectionModel.SelectionFlag.Rows,
                 )
 
     def _on_refreshed(self, count: int) -> None:
@@ -288,28 +346,38 @@ class ContactsView(QWidget):
             if query.search:
                 self.empty.setText(f"No contact matches “{query.search}”.")
             elif query.group_id is not None:
-                self.empty.setText("This group is empty.\nSelect contacts under “All contacts” and use “Add to group” (Ctrl+G).")
+                self.empty.setText(
+                    "This group is empty.\nSelect contacts under “All contacts” and use “Add to group” (Ctrl+G)."
+                )
             elif query.opted_out is not None:
                 self.empty.setText("No contacts with this status.")
             else:
-                self.empty.setText("No contacts yet.\nClick “Add contact” (Ctrl+N) to add your first one.")
+                self.empty.setText(
+                    "No contacts yet.\nClick “Add contact” (Ctrl+N) to add your first one."
+                )
             self.table_stack.setCurrentWidget(self.empty)
 
     def selected_rows(self) -> list[int]:
         return sorted(index.row() for index in self.table.selectionModel().selectedRows())
 
     def selected_ids(self) -> list[int]:
-        return [self.model.id_at(row) for row in self.selected_rows() if row < self.model.rowCount()]
+        return [
+            self.model.id_at(row) for row in self.selected_rows() if row < self.model.rowCount()
+        ]
 
     def _update_actions(self) -> None:
         n = len(self.table.selectionModel().selectedRows())
         shown = self.model.rowCount()
-        self.summary.setText(f"{shown} of {self._total_all} contacts" + (f" · {n} selected" if n else ""))
+        self.summary.setText(
+            f"{shown} of {self._total_all} contacts" + (f" · {n} selected" if n else "")
+        )
         self.edit_btn.setEnabled(n == 1)
         for w in (self.group_btn, self.opt_out_btn, self.opt_in_btn, self.delete_btn):
             w.setEnabled(n > 0)
         self.remove_btn.setEnabled(n > 0 and self.current_group_id() is not None)
         has_group = self.current_group_id() is not None
+        self.export_group_action.setEnabled(has_group)
+        self.export_selected_action.setEnabled(n > 0)
         self.rename_group_btn.setEnabled(has_group)
         self.delete_group_btn.setEnabled(has_group)
 
@@ -365,11 +433,23 @@ class ContactsView(QWidget):
     async def _open_dialog(self, contact_id: int | None) -> None:
         region = await self.service.default_region()
         contact = await self.service.get(contact_id) if contact_id is not None else None
-        member_of = [g.id for g in await self.service.groups_of(contact_id)] if contact_id is not None else []
-        preset = [] if contact_id is not None else ([self.current_group_id()] if self.current_group_id() else [])
+        member_of = (
+            [g.id for g in await self.service.groups_of(contact_id)]
+            if contact_id is not None
+            else []
+        )
+        preset = (
+            []
+            if contact_id is not None
+            else ([self.current_group_id()] if self.current_group_id() else [])
+        )
         dialog = ContactDialog(
-            self.service, groups=self._groups, default_region=region, contact=contact,
-            member_of=[g for g in member_of + preset if g is not None], parent=self,
+            self.service,
+            groups=self._groups,
+            default_region=region,
+            contact=contact,
+            member_of=[g for g in member_of + preset if g is not None],
+            parent=self,
         )
         dialog.finished.connect(lambda result: self._dialog_done(dialog, result))
         dialog.open()
@@ -386,21 +466,27 @@ class ContactsView(QWidget):
         if not ids:
             return
         answer = QMessageBox.question(
-            self, "Delete contacts",
+            self,
+            "Delete contacts",
             f"Delete {len(ids)} contact{'s' if len(ids) != 1 else ''}? This cannot be undone.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
         )
         if answer == QMessageBox.StandardButton.Yes:
-            Op(self, lambda: self.service.delete_contacts(ids)).success(lambda n: self.status(f"Deleted {n} contacts.")).run()
+            Op(self, lambda: self.service.delete_contacts(ids)).success(
+                lambda n: self.status(f"Deleted {n} contacts.")
+            ).run()
 
     def opt_out(self) -> None:
         ids = self.selected_ids()
         if not ids:
             return
         reason, ok = QInputDialog.getText(
-            self, "Opt out", f"Why do {'these contacts' if len(ids) > 1 else 'they'} not want messages?\n"
-            "Opted-out contacts are skipped by every campaign.", text="Asked not to be contacted",
+            self,
+            "Opt out",
+            f"Why do {'these contacts' if len(ids) > 1 else 'they'} not want messages?\n"
+            "Opted-out contacts are skipped by every campaign.",
+            text="Asked not to be contacted",
         )
         if ok:
             Op(self, lambda: self.service.set_opt_out(ids, opted_out=True, reason=reason)).success(
@@ -462,7 +548,8 @@ class ContactsView(QWidget):
             return
         gid = group.id
         answer = QMessageBox.question(
-            self, "Delete group",
+            self,
+            "Delete group",
             f"Delete the group “{group.name}”? Its {group.member_count} contacts stay in your list.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
@@ -472,5 +559,66 @@ class ContactsView(QWidget):
                 lambda _r: self.status(f"Deleted group {group.name}.")
             ).run()
 
+    # --- spreadsheets --------------------------------------------------------------------
+
+    def import_file(self, path: Path | None) -> None:
+        """Open the import wizard (on ``path`` when a file was dropped on the window)."""
+        if self.importer is not None:
+            self.spawn(self._open_import(path))
+
+    async def _open_import(self, path: Path | None) -> None:
+        assert self.importer is not None
+        wizard = ImportWizard(
+            self.importer,
+            groups=self._groups,
+            default_region=await self.service.default_region(),
+            path=path,
+            export_report=self.export_report if self.exporter else None,
+            parent=self,
+        )
+        wizard.finished.connect(lambda _r: self.status("Import wizard closed."))
+        wizard.open()
+        self.wizard = wizard  # kept for tests and so it is not collected
+
+    def _save_path(self, title: str, suggested: str) -> Path | None:
+        name, chosen = QFileDialog.getSaveFileName(self, title, suggested, EXPORT_FILTER)
+        if not name:
+            return None
+        path = Path(name)
+        if path.suffix.lower() not in (".xlsx", ".csv"):
+            path = path.with_suffix(".csv" if "csv" in chosen.lower() else ".xlsx")
+        return path
+
+    def export_contacts(self, which: str) -> None:
+        if self.exporter is None:
+            return
+        exporter = self.exporter
+        group = self.current_group()
+        suggested = f"{group.name if which == 'group' and group else 'contacts'}.xlsx"
+        path = self._save_path("Export contacts", suggested)
+        if path is None:
+            return
+        kwargs: dict[str, Any] = {}
+        if which == "group" and group is not None:
+            kwargs["group_id"] = group.id
+        elif which == "selected":
+            kwargs["contact_ids"] = self.selected_ids()
+        Op(self, lambda: exporter.export_contacts(path, **kwargs)).with_progress(
+            "Exporting contacts…"
+        ).success(lambda n: self.status(f"Exported {n} contacts to {path.name}.")).run()
+
+    def export_report(self, report: ImportReport) -> None:
+        if self.exporter is None:
+            return
+        exporter = self.exporter
+        path = self._save_path("Export the import report", "import-report.xlsx")
+        if path is not None:
+            Op(self, lambda: exporter.export_import_report(report, path)).success(
+                lambda n: self.status(f"Saved the report ({n} rows) to {path.name}.")
+            ).run()
+
     def shutdown(self) -> None:
+        """Stop background refreshes: the window is closing (or the test is over)."""
         self.model.cancel_pending()
+        for task in list(self._tasks):
+            task.cancel()
