@@ -11,16 +11,21 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from waapp.paths import DataPaths
+from waapp.services.accounts import IN_PROCESS, AccountService
 from waapp.services.contacts import ContactService
 from waapp.services.events import EventBus
 from waapp.services.exporter import ExportService
 from waapp.services.importer import ImportService
 from waapp.services.secrets import SecretStore
+from waapp.services.status.intake import StatusIntake
 from waapp.store.database import Database, open_database
 from waapp.store.worker import DatabaseWorker
+
+if TYPE_CHECKING:
+    from waapp.sandbox.server import Sandbox
 
 log = logging.getLogger("waapp")
 
@@ -37,6 +42,12 @@ def setup_logging(paths: DataPaths) -> None:
     root.setLevel(logging.INFO)
 
 
+#: Settings (in the store) for the status intake: the webhook receiver's port on this
+#: computer (0: any free port) and the tunnel command that makes it reachable.
+WEBHOOK_PORT_KEY = "webhook_port"
+TUNNEL_COMMAND_KEY = "tunnel_command"
+
+
 @dataclass
 class Services:
     paths: DataPaths
@@ -47,8 +58,50 @@ class Services:
     secrets: SecretStore
     importer: ImportService
     exporter: ExportService
+    accounts: AccountService
+    intake: StatusIntake
+    sandbox: Sandbox | None = None
+
+    async def start_network(self) -> None:
+        """Start the in-process Sandbox, the accounts' providers and the status intake.
+
+        Separate from :func:`open_services` so that tests of the store-only features (and
+        command-line commands that need no network) do not open ports.
+        """
+        from waapp.sandbox import settings as sb
+        from waapp.sandbox.server import Sandbox
+
+        self.sandbox = Sandbox()
+        await self.sandbox.start()
+        await self.accounts.ensure_sandbox_account(
+            credentials={
+                "access_token": sb.DEFAULT_META_ACCESS_TOKEN,
+                "app_secret": sb.DEFAULT_META_APP_SECRET,
+                "verify_token": sb.DEFAULT_META_VERIFY_TOKEN,
+            },
+            ids={
+                "phone_number_id": sb.DEFAULT_META_PHONE_NUMBER_ID,
+                "waba_id": sb.DEFAULT_META_WABA_ID,
+            },
+        )
+        await self.accounts.load()
+        await self.intake.start()
+        await self._point_sandbox_at_receiver()
+
+    async def _point_sandbox_at_receiver(self) -> None:
+        """The in-process Sandbox sends its signed webhooks to our receiver, as a real
+        provider would through the tunnel."""
+        assert self.sandbox is not None
+        for account in await self.accounts.list():
+            if account.id is not None and account.settings.get(IN_PROCESS):
+                self.sandbox.configure(meta={"webhook_url": self.intake.url_for(account.id)})
+                return
 
     async def close(self) -> None:
+        await self.intake.stop()
+        await self.accounts.close()
+        if self.sandbox is not None:
+            await self.sandbox.stop()
         await self.worker.run(self.db.close)
         self.worker.shutdown()
 
@@ -62,19 +115,44 @@ async def open_services(paths: DataPaths) -> Services:
         worker.shutdown()
         raise
     bus = EventBus()
+    secrets = SecretStore(paths.fallback_keyring)
     contacts = ContactService(
         contacts=db.contacts, groups=db.groups, settings=db.settings, worker=worker, bus=bus
     )
-    return Services(
+    holder: list[Services] = []
+
+    def sandbox_url() -> str | None:
+        sandbox = holder[0].sandbox if holder else None
+        return sandbox.url if sandbox is not None and sandbox.running else None
+
+    accounts = AccountService(
+        db=db, worker=worker, bus=bus, secrets=secrets, sandbox_url=sandbox_url
+    )
+    port = await worker.run(db.settings.get, WEBHOOK_PORT_KEY, 0)
+    tunnel = await worker.run(db.settings.get, TUNNEL_COMMAND_KEY, None)
+    intake = StatusIntake(
+        statuses=db.statuses,
+        settings=db.settings,
+        worker=worker,
+        bus=bus,
+        providers=accounts.providers,
+        port=int(port or 0),
+        tunnel_command=tunnel or None,
+    )
+    services = Services(
         paths,
         worker,
         db,
         bus,
         contacts,
-        SecretStore(paths.fallback_keyring),
+        secrets,
         importer=ImportService(db=db, worker=worker, bus=bus),
         exporter=ExportService(db=db, worker=worker),
+        accounts=accounts,
+        intake=intake,
     )
+    holder.append(services)
+    return services
 
 
 async def attach_ui(window: object, services: Services) -> None:
@@ -88,8 +166,12 @@ async def attach_ui(window: object, services: Services) -> None:
     contacts = ContactsView(
         services.contacts, bridge, importer=services.importer, exporter=services.exporter
     )
-    window.attach({"contacts": contacts})
-    await contacts.load()
+    screens: dict[str, Any] = {"contacts": contacts}
+    # Each screen: key → a widget with an ``async load()``; one line per screen below.
+    # (screens)
+    window.attach(screens)
+    for screen in screens.values():
+        await screen.load()
 
 
 #: Set to 1 by ``bench/start``: print when the first frame is painted and when the services
@@ -147,6 +229,7 @@ def run_gui(paths: DataPaths) -> int:
         services: Services | None = None
         try:
             services = await open_services(paths)
+            await services.start_network()
             await attach_ui(window, services)
             if probe is not None:
                 probe.ready(app)

@@ -88,3 +88,13 @@ class TunnelStateChanged:
 
     state: str  # stopped / starting / running / failed
     public_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountsChanged:
+    """An account was added, edited or removed (its provider was rebuilt or dropped)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TemplatesChanged:
+    """Templates were synced from a provider, or a local message was saved or deleted."""

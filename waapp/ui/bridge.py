@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from waapp.services.events import ContactsChanged, EventBus, GroupsChanged, SettingsChanged
+from waapp.services.events import (
+    AccountsChanged,
+    ContactsChanged,
+    EventBus,
+    GroupsChanged,
+    InboundReceived,
+    SettingsChanged,
+    StatusBatchFailed,
+    StatusesApplied,
+    TemplatesChanged,
+    TunnelStateChanged,
+)
 
 COALESCE_MS = 250
 
@@ -17,6 +28,10 @@ class Bridge(QObject):
     contactsChanged = Signal()
     groupsChanged = Signal()
     settingsChanged = Signal()
+    accountsChanged = Signal()
+    templatesChanged = Signal()
+    statusesApplied = Signal()  # delivery statuses or replies were written
+    intakeChanged = Signal()  # the tunnel's state, or a status batch failed
 
     def __init__(
         self, bus: EventBus, *, interval_ms: int = COALESCE_MS, parent: QObject | None = None
@@ -31,6 +46,12 @@ class Bridge(QObject):
             bus.subscribe(ContactsChanged, lambda _e: self._raise("contactsChanged")),
             bus.subscribe(GroupsChanged, lambda _e: self._raise("groupsChanged")),
             bus.subscribe(SettingsChanged, lambda _e: self._raise("settingsChanged")),
+            bus.subscribe(AccountsChanged, lambda _e: self._raise("accountsChanged")),
+            bus.subscribe(TemplatesChanged, lambda _e: self._raise("templatesChanged")),
+            bus.subscribe(StatusesApplied, lambda _e: self._raise("statusesApplied")),
+            bus.subscribe(InboundReceived, lambda _e: self._raise("statusesApplied")),
+            bus.subscribe(TunnelStateChanged, lambda _e: self._raise("intakeChanged")),
+            bus.subscribe(StatusBatchFailed, lambda _e: self._raise("intakeChanged")),
         ]
 
     def _raise(self, name: str) -> None:

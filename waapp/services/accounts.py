@@ -1,0 +1,270 @@
+"""Provider accounts: their settings in the store, their secrets in the keyring, and one
+live provider client per account over one shared HTTP client.
+
+A fresh install gets a *Sandbox* account that talks to the Sandbox waapp runs in-process
+(``in_process`` setting): its address is the running Sandbox's, resolved at run time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+import httpx
+
+from waapp.core.entities import Account, AccountKind
+from waapp.core.errors import ValidationError
+from waapp.core.ports import HealthReport, Provider
+from waapp.providers import SECRET_FIELDS, SETTINGS_FIELDS, make_client, make_provider
+from waapp.services.events import AccountsChanged, EventBus
+from waapp.services.secrets import SecretStore
+from waapp.store.database import Database
+from waapp.store.worker import DatabaseWorker
+
+log = logging.getLogger(__name__)
+
+SANDBOX_ACCOUNT_NAME = "Sandbox"
+#: Set once the first-run Sandbox account was created, so that deleting it is respected.
+SANDBOX_CREATED_KEY = "sandbox_account_created"
+IN_PROCESS = "in_process"
+
+
+def secret_names(kind: AccountKind) -> list[str]:
+    return [spec.name for spec in SECRET_FIELDS[kind]]
+
+
+class AccountService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        worker: DatabaseWorker,
+        bus: EventBus,
+        secrets: SecretStore,
+        client: httpx.AsyncClient | None = None,
+        sandbox_url: Callable[[], str | None] = lambda: None,
+    ) -> None:
+        self._db = db
+        self._worker = worker
+        self._bus = bus
+        self._secrets = secrets
+        self._client = client
+        self._sandbox_url = sandbox_url
+        self._providers: dict[int, Provider] = {}
+        self._broken: dict[int, str] = {}  # account id → why no provider could be built
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = make_client()
+        return self._client
+
+    @property
+    def secret_store(self) -> SecretStore:
+        return self._secrets
+
+    # --- reading -------------------------------------------------------------------------
+
+    async def list(self) -> list[Account]:
+        return await self._worker.run(self._db.accounts.list)
+
+    async def get(self, account_id: int) -> Account:
+        return await self._worker.run(self._db.accounts.get, account_id)
+
+    async def find(self, name: str) -> Account | None:
+        return await self._worker.run(self._db.accounts.find_by_name, name)
+
+    async def secret_status(self, account: Account) -> dict[str, bool]:
+        """Which secret fields have a value (never the values themselves)."""
+        assert account.id is not None
+        values = await self._read_secrets(account)
+        return {name: bool(values.get(name)) for name in secret_names(account.kind)}
+
+    async def _read_secrets(self, account: Account) -> dict[str, str]:
+        assert account.id is not None
+        account_id = account.id
+
+        def read() -> dict[str, str]:  # keyring calls may block (D-Bus): off the loop
+            found = {}
+            for name in secret_names(account.kind):
+                value = self._secrets.get(account_id, name)
+                if value:
+                    found[name] = value
+            return found
+
+        return await asyncio.to_thread(read)
+
+    # --- providers -----------------------------------------------------------------------
+
+    def _effective_settings(self, account: Account) -> dict[str, Any]:
+        settings = dict(account.settings)
+        if account.kind is AccountKind.SANDBOX and settings.get(IN_PROCESS):
+            url = self._sandbox_url()
+            if url:
+                settings["base_url"] = url
+        return settings
+
+    async def _build(self, account: Account) -> Provider | None:
+        assert account.id is not None
+        try:
+            provider = make_provider(
+                account.kind,
+                self._effective_settings(account),
+                await self._read_secrets(account),
+                client=self.client,
+            )
+        except ValidationError as error:
+            self._broken[account.id] = error.message
+            self._providers.pop(account.id, None)
+            log.warning("Account %s cannot be used: %s", account.id, error.message)
+            return None
+        self._broken.pop(account.id, None)
+        self._providers[account.id] = provider
+        return provider
+
+    async def load(self) -> None:
+        """Build every account's provider (at start-up, before the webhook receiver runs)."""
+        for account in await self.list():
+            await self._build(account)
+
+    def providers(self) -> Mapping[int, Provider]:
+        """The live provider of each usable account (the status intake asks on every request)."""
+        return self._providers
+
+    def problem(self, account_id: int) -> str | None:
+        """Why an account has no provider (missing fields), if so."""
+        return self._broken.get(account_id)
+
+    async def provider(self, account_id: int) -> Provider:
+        provider = self._providers.get(account_id)
+        if provider is None:
+            provider = await self._build(await self.get(account_id))
+        if provider is None:
+            raise ValidationError(
+                self._broken.get(account_id, "This account cannot be used."),
+                what_to_do="Open the account in Accounts and fill in what is missing.",
+            )
+        return provider
+
+    async def test_connection(self, account_id: int) -> HealthReport:
+        """What the provider's health check finds, in plain words (never raises for the
+        provider's answer; raises ValidationError when the account is incomplete)."""
+        return await (await self.provider(account_id)).check_health()
+
+    # --- writing -------------------------------------------------------------------------
+
+    @staticmethod
+    def _check(kind: AccountKind, name: str, settings: Mapping[str, Any]) -> None:
+        if not name.strip():
+            raise ValidationError("An account needs a name, for example “Shop WhatsApp”.")
+        known = {spec.name for spec in SETTINGS_FIELDS[kind]} | {IN_PROCESS}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ValidationError(
+                f"Unknown settings for a {kind.value} account: {', '.join(unknown)}."
+            )
+
+    async def add(
+        self,
+        *,
+        kind: AccountKind,
+        name: str,
+        settings: Mapping[str, Any],
+        secrets: Mapping[str, str],
+    ) -> Account:
+        """Save the account; secrets go to the keyring only. If the keyring refuses, the
+        account is removed again, so nothing half-saved stays behind."""
+        kind = AccountKind(kind)
+        self._check(kind, name, settings)
+        clean = {k: v for k, v in settings.items() if v not in ("", None)}
+        account = await self._worker.run(
+            self._db.accounts.add, Account(kind=kind, name=name.strip(), settings=clean)
+        )
+        assert account.id is not None
+        try:
+            await self._write_secrets(account.id, kind, secrets)
+        except Exception:
+            await self._worker.run(self._db.accounts.delete, account.id)
+            raise
+        await self._build(account)
+        self._bus.publish(AccountsChanged())
+        return account
+
+    async def _write_secrets(
+        self, account_id: int, kind: AccountKind, secrets: Mapping[str, str | None]
+    ) -> None:
+        allowed = set(secret_names(kind))
+        unknown = sorted(set(secrets) - allowed)
+        if unknown:
+            raise ValidationError(
+                f"Unknown secrets for a {kind.value} account: {', '.join(unknown)}."
+            )
+
+        def write() -> None:
+            for name, value in secrets.items():
+                if value is None:
+                    self._secrets.delete(account_id, name)
+                elif value.strip():
+                    self._secrets.set(account_id, name, value.strip())
+
+        await asyncio.to_thread(write)
+
+    async def update(
+        self,
+        account_id: int,
+        *,
+        name: str,
+        settings: Mapping[str, Any],
+        secrets: Mapping[str, str | None],
+    ) -> Account:
+        """Save new settings. In ``secrets`` a non-empty value replaces the stored one, an
+        empty string keeps it, and None removes it."""
+        current = await self.get(account_id)
+        self._check(current.kind, name, settings)
+        clean = {k: v for k, v in settings.items() if v not in ("", None)}
+        if current.settings.get(IN_PROCESS):
+            clean[IN_PROCESS] = True
+        account = await self._worker.run(
+            self._db.accounts.update, replace(current, name=name.strip(), settings=clean)
+        )
+        await self._write_secrets(account_id, current.kind, secrets)
+        await self._build(account)
+        self._bus.publish(AccountsChanged())
+        return account
+
+    async def remove(self, account_id: int) -> None:
+        """Delete the account and its secrets (refused while campaigns use it)."""
+        account = await self.get(account_id)
+        await self._worker.run(self._db.accounts.delete, account_id)
+        await self._write_secrets(
+            account_id, account.kind, dict.fromkeys(secret_names(account.kind))
+        )
+        self._providers.pop(account_id, None)
+        self._broken.pop(account_id, None)
+        self._bus.publish(AccountsChanged())
+
+    async def ensure_sandbox_account(
+        self, credentials: Mapping[str, str], ids: Mapping[str, str]
+    ) -> Account | None:
+        """On first run only, create the Sandbox account (Meta dialect) with the in-process
+        Sandbox's credentials, so every feature works without a provider account."""
+        if await self._worker.run(self._db.settings.get, SANDBOX_CREATED_KEY, False):
+            return None
+        account = None
+        if not await self.list():
+            account = await self.add(
+                kind=AccountKind.SANDBOX,
+                name=SANDBOX_ACCOUNT_NAME,
+                settings={"dialect": "meta", IN_PROCESS: True, **ids},
+                secrets=credentials,
+            )
+        await self._worker.run(self._db.settings.set, SANDBOX_CREATED_KEY, True)
+        return account
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
