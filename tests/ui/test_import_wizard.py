@@ -86,7 +86,7 @@ def test_import_an_excel_file_end_to_end(
     wizard.next_btn.click()
     step(qtbot, wizard, 4)
     assert "2 new" in wizard.preview_totals.text()
-    assert "1 duplicates in the file" in wizard.preview_totals.text()
+    assert "1 duplicate in the file" in wizard.preview_totals.text()
     assert "1 cannot be used" in wizard.preview_totals.text()
     assert wizard.next_btn.text() == "Import 2 contacts"
     assert run(services.contacts.count(ContactQuery())) == 0  # the preview wrote nothing

@@ -44,7 +44,7 @@ from waapp.services.importer import (
     UpdatePolicy,
     Verdict,
 )
-from waapp.services.spreadsheet import NO_HEADER, SUPPORTED, ColumnMapping
+from waapp.services.spreadsheet import NO_HEADER, SUPPORTED, ColumnMapping, column_label
 from waapp.ui.contacts.dialog import fill_countries
 from waapp.ui.ops import Op
 from waapp.ui.theme import status_color
@@ -73,16 +73,24 @@ VERDICT_LABELS = {
 FILE_FILTER = "Spreadsheets (" + " ".join(f"*{s}" for s in SUPPORTED) + ")"
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def totals_text(report: ImportReport) -> str:
     parts = [
         f"{report.imported} new",
         f"{report.updated} updated",
         f"{report.unchanged} unchanged",
-        f"{report.duplicates} duplicates in the file",
+        _count(report.duplicates, "duplicate in the file", "duplicates in the file"),
         f"{report.invalid} cannot be used",
     ]
     if report.opted_out:
-        parts.append(f"{report.opted_out} opted out (they stay opted out)")
+        parts.append(
+            _count(
+                report.opted_out, "opted out (stays opted out)", "opted out (they stay opted out)"
+            )
+        )
     return " · ".join(parts)
 
 
@@ -93,6 +101,7 @@ def fill_rows(table: QTableWidget, rows: list[RowResult]) -> None:
         cells = [str(row.row_number), label, row.name, row.phone_input, row.e164 or "", row.reason]
         for c, text in enumerate(cells):
             item = QTableWidgetItem(text)
+            item.setToolTip(text)
             if c == 1:
                 item.setForeground(status_color(tone))
             table.setItem(r, c, item)
@@ -157,6 +166,7 @@ class ImportWizard(QDialog):
         self.cancel_btn.clicked.connect(self.cancel)
         buttons = QHBoxLayout()
         buttons.addWidget(self.error, 1)
+        buttons.addStretch()
         buttons.addWidget(self.back_btn)
         buttons.addWidget(self.next_btn)
         buttons.addWidget(self.cancel_btn)
@@ -427,6 +437,7 @@ class ImportWizard(QDialog):
         self.raw.setColumnCount(width)
         self.raw.setRowCount(len(rows))
         self.raw.setVerticalHeaderLabels([str(first + i) for i in range(len(rows))])
+        self.raw.setHorizontalHeaderLabels([column_label(c) for c in range(width)])
         for r, row in enumerate(rows):
             for c in range(width):
                 item = QTableWidgetItem(row[c] if c < len(row) else "")
@@ -436,6 +447,7 @@ class ImportWizard(QDialog):
                     item.setFont(font)
                     item.setBackground(self.palette().highlight().color().lighter(170))
                 self.raw.setItem(r, c, item)
+        self.raw.resizeColumnsToContents()
 
     def _header_changed(self, value: int) -> None:
         if self.info is not None and self.path is not None:
