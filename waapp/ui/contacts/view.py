@@ -4,8 +4,6 @@ Ctrl+G add to group, Ctrl+Shift+N new group)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -44,6 +42,7 @@ from waapp.ui.contacts.dialog import ContactDialog
 from waapp.ui.contacts.import_wizard import ImportWizard
 from waapp.ui.contacts.model import ContactsModel
 from waapp.ui.ops import Op
+from waapp.ui.screen import Screen
 
 ALL = -1  # the "All contacts" entry of the groups list
 
@@ -52,7 +51,7 @@ EXPORT_FILTER = "Excel workbook (*.xlsx);;CSV, opens in any spreadsheet program 
 OPT_FILTERS = [("Everyone", None), ("Subscribed only", False), ("Opted out only", True)]
 
 
-class ContactsView(QWidget):
+class ContactsView(Screen):
     def __init__(
         self,
         service: ContactService,
@@ -68,7 +67,6 @@ class ContactsView(QWidget):
         self.exporter = exporter
         self.model = ContactsModel(service, self)
         self._groups: list[Group] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._total_all = 0
         self._select_after_reload: int | None = None
 
@@ -220,16 +218,16 @@ class ContactsView(QWidget):
         layout.addWidget(title)
         layout.addWidget(splitter, 1)
 
-        self._shortcut("Ctrl+N", self.add_contact)
-        self._shortcut("Ctrl+F", lambda: (self.search.setFocus(), self.search.selectAll()))
-        self._shortcut("Ctrl+Shift+N", self.new_group)
-        self._shortcut("Ctrl+I", lambda: self.import_file(None))
-        self._shortcut(
+        self.shortcut("Ctrl+N", self.add_contact)
+        self.shortcut("Ctrl+F", lambda: (self.search.setFocus(), self.search.selectAll()))
+        self.shortcut("Ctrl+Shift+N", self.new_group)
+        self.shortcut("Ctrl+I", lambda: self.import_file(None))
+        self.shortcut(
             "Ctrl+G", lambda: self.group_btn.showMenu() if self.group_btn.isEnabled() else None
         )
-        self._table_shortcut(QKeySequence.StandardKey.Delete, self.delete_contacts)
-        self._table_shortcut("Return", self.edit_contact)
-        self._table_shortcut("Enter", self.edit_contact)
+        self.shortcut(QKeySequence.StandardKey.Delete, self.delete_contacts, widget=self.table)
+        self.shortcut("Return", self.edit_contact, widget=self.table)
+        self.shortcut("Enter", self.edit_contact, widget=self.table)
         self.search_escape = QAction(self.search)
         self.search_escape.setShortcut("Escape")
         self.search_escape.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
@@ -242,29 +240,7 @@ class ContactsView(QWidget):
         bridge.groupsChanged.connect(lambda: self.spawn(self.reload_groups()))
         self._update_actions()
 
-    # --- plumbing ------------------------------------------------------------------------
-
-    def _shortcut(self, keys: Any, slot: Any) -> QAction:
-        action = QAction(self)
-        action.setShortcut(QKeySequence(keys))
-        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        action.triggered.connect(slot)
-        self.addAction(action)
-        return action
-
-    def _table_shortcut(self, keys: Any, slot: Any) -> None:
-        action = QAction(self.table)
-        action.setShortcut(QKeySequence(keys))
-        action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        action.triggered.connect(slot)
-        self.table.addAction(action)
-
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run a refresh in the background; its errors go through the ops error dialog."""
-        task = Op(self, lambda: coro).run()
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+    # --- loading -------------------------------------------------------------------------
 
     async def load(self) -> None:
         """First load: groups, then contacts."""
@@ -413,12 +389,6 @@ class ContactsView(QWidget):
             menu.addAction("Rename…", self.rename_group)
             menu.addAction("Delete…", self.delete_group)
         menu.exec(self.group_list.viewport().mapToGlobal(pos))
-
-    def status(self, text: str) -> None:
-        window = self.window()
-        bar = getattr(window, "statusBar", None)
-        if callable(bar):
-            bar().showMessage(text, 5000)
 
     # --- contact actions -----------------------------------------------------------------
 
@@ -618,7 +588,5 @@ class ContactsView(QWidget):
             ).run()
 
     def shutdown(self) -> None:
-        """Stop background refreshes: the window is closing (or the test is over)."""
         self.model.cancel_pending()
-        for task in list(self._tasks):
-            task.cancel()
+        super().shutdown()
