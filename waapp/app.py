@@ -21,6 +21,7 @@ from waapp.services.exporter import ExportService
 from waapp.services.importer import ImportService
 from waapp.services.secrets import SecretStore
 from waapp.services.status.intake import StatusIntake
+from waapp.services.templates import TemplateService
 from waapp.store.database import Database, open_database
 from waapp.store.worker import DatabaseWorker
 
@@ -60,6 +61,7 @@ class Services:
     exporter: ExportService
     accounts: AccountService
     intake: StatusIntake
+    templates: TemplateService
     sandbox: Sandbox | None = None
 
     async def start_network(self) -> None:
@@ -89,13 +91,68 @@ class Services:
         await self._point_sandbox_at_receiver()
 
     async def _point_sandbox_at_receiver(self) -> None:
-        """The in-process Sandbox sends its signed webhooks to our receiver, as a real
-        provider would through the tunnel."""
+        """The in-process Sandbox sends its signed webhooks straight to our receiver's local
+        address (never through the tunnel: it is on this computer)."""
         assert self.sandbox is not None
+        receiver = self.intake.receiver
         for account in await self.accounts.list():
             if account.id is not None and account.settings.get(IN_PROCESS):
-                self.sandbox.configure(meta={"webhook_url": self.intake.url_for(account.id)})
+                url = receiver.local_base + receiver.path_for(account.id)
+                self.sandbox.configure(meta={"webhook_url": url})
                 return
+
+    async def apply_webhook_settings(self, *, port: int, tunnel_command: str | None) -> None:
+        """Save the webhook port (0: any free port) and tunnel command, and restart the
+        status intake with them. Everything accepted so far is written before the old
+        intake stops; its dead letters move to the new one. A bad command or a port that
+        cannot be bound raises ValidationError, and the old intake runs again unchanged."""
+        from waapp.core.errors import ValidationError
+        from waapp.services.events import SettingsChanged
+        from waapp.services.status.tunnel import tunnel_argv
+
+        command = (tunnel_command or "").strip() or None
+        if not 0 <= port <= 65535:
+            raise ValidationError(
+                f"{port} is not a port number.", what_to_do="Use 0 (any free port) to 65535."
+            )
+        try:
+            if command is not None:
+                tunnel_argv(command, port)
+        except ValueError as error:
+            raise ValidationError(
+                f"The tunnel command cannot be read: {error}.",
+                what_to_do="Check its quotes, for example: cloudflared tunnel --url "
+                "http://127.0.0.1:{port}",
+            ) from error
+        old = self.intake
+        await old.stop()
+        new = StatusIntake(
+            statuses=self.db.statuses,
+            settings=self.db.settings,
+            worker=self.worker,
+            bus=self.bus,
+            providers=self.accounts.providers,
+            port=port,
+            tunnel_command=command,
+        )
+        new.writer.dead_letters.extend(old.writer.dead_letters)
+        try:
+            await new.start()
+        except OSError as error:
+            await old.start()  # on port 0 that is a new port: point the Sandbox at it
+            if self.sandbox is not None:
+                await self._point_sandbox_at_receiver()
+            raise ValidationError(
+                f"Port {port} cannot be used: {error.strerror or error}.",
+                what_to_do="Another program may be using it; pick another port, or 0 for any "
+                "free port.",
+            ) from error
+        self.intake = new
+        await self.worker.run(self.db.settings.set, WEBHOOK_PORT_KEY, port)
+        await self.worker.run(self.db.settings.set, TUNNEL_COMMAND_KEY, command)
+        self.bus.publish(SettingsChanged(WEBHOOK_PORT_KEY))
+        if self.sandbox is not None:
+            await self._point_sandbox_at_receiver()
 
     async def close(self) -> None:
         await self.intake.stop()
@@ -150,6 +207,7 @@ async def open_services(paths: DataPaths) -> Services:
         exporter=ExportService(db=db, worker=worker),
         accounts=accounts,
         intake=intake,
+        templates=TemplateService(db=db, worker=worker, bus=bus, accounts=accounts),
     )
     holder.append(services)
     return services
@@ -169,6 +227,15 @@ async def attach_ui(window: object, services: Services) -> None:
     screens: dict[str, Any] = {"contacts": contacts}
     # Each screen: key → a widget with an ``async load()``; one line per screen below.
     # (screens)
+    from waapp.ui.diagnostics import DiagnosticsView
+
+    screens["diagnostics"] = DiagnosticsView(services, bridge)
+    from waapp.ui.accounts.view import AccountsView
+
+    screens["accounts"] = AccountsView(services, bridge)
+    from waapp.ui.templates.view import TemplatesView
+
+    screens["templates"] = TemplatesView(services, bridge)
     window.attach(screens)
     for screen in screens.values():
         await screen.load()

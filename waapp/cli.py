@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     normalize.add_argument("numbers", nargs="+", metavar="NUMBER")
     normalize.set_defaults(handler=cmd_normalize)
     _add_contacts_commands(commands)
+    _add_account_commands(commands)
+    _add_templates_commands(commands)
     _add_sandbox_command(commands)
     return parser
 
@@ -343,6 +345,277 @@ def cmd_contacts_export(args: argparse.Namespace, paths: DataPaths) -> int:
             group_id = found[0].id
         written = await services.exporter.export_contacts(Path(args.file), group_id=group_id)
         print(f"Exported {written} contact{'s' if written != 1 else ''} to {args.file}")
+        return 0
+
+    return _run_services(paths, work)
+
+
+def _add_account_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    account = commands.add_parser(
+        "account", help="add a provider account, list the accounts, test a connection"
+    )
+    actions = account.add_subparsers(dest="account_command", metavar="ACTION", required=True)
+
+    adding = actions.add_parser(
+        "add",
+        help="add a Twilio, Meta, Kapso, WaSender or Sandbox account",
+        description="Add a provider account. Settings are given with --setting KEY=VALUE; "
+        "secrets (tokens, keys) only on standard input with --secrets-stdin, one KEY=VALUE a "
+        "line, and go straight to the system keyring. Unknown keys are refused and missing "
+        "fields are named; the exit code is then 1 and nothing is saved.",
+        epilog="Example: printf 'auth_token=...\\n' | waapp account add --kind twilio "
+        "--name Shop --setting account_sid=AC... --setting sender=+14155238886 --secrets-stdin",
+    )
+    adding.add_argument(
+        "--kind", required=True, choices=["sandbox", "twilio", "meta", "kapso", "wasender"]
+    )
+    adding.add_argument("--name", required=True, help="how the account is called in waapp")
+    adding.add_argument(
+        "--base-url", metavar="URL", help="the provider's address (for a Sandbox, or for testing)"
+    )
+    adding.add_argument(
+        "--setting",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="a setting of the account, e.g. account_sid=AC… (repeatable)",
+    )
+    adding.add_argument(
+        "--secrets-stdin",
+        action="store_true",
+        help="read the secrets as KEY=VALUE lines from standard input (blank lines and # "
+        "comments are skipped)",
+    )
+    adding.set_defaults(handler=cmd_account_add)
+
+    listing = actions.add_parser(
+        "list",
+        help="list the accounts (never the secrets)",
+        description="List the accounts. With --json: a list of objects with id, name, kind, "
+        "settings and secrets (which secrets are saved, true or false — never their values).",
+    )
+    listing.add_argument("--json", action="store_true", help="print a JSON list")
+    listing.set_defaults(handler=cmd_account_list)
+
+    testing = actions.add_parser(
+        "test",
+        help="check that an account can send (its provider's health check)",
+        description="Ask the account's provider whether it can send, and print what it found. "
+        "Exits 0 when it can, 1 when it cannot or the account is incomplete.",
+    )
+    testing.add_argument("name", metavar="NAME", help="the account's name")
+    testing.set_defaults(handler=cmd_account_test)
+
+
+def _key_values(lines: Sequence[str], what: str) -> dict[str, str]:
+    """``KEY=VALUE`` items as a dict; a malformed or repeated key is a CommandError."""
+    values: dict[str, str] = {}
+    for line in lines:
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise CommandError(f"{what} must be KEY=VALUE, for example sender=+14155238886")
+        if key in values:
+            raise CommandError(f"{what} {key} is given twice")
+        values[key] = value.strip()
+    return values
+
+
+def _secret_lines(text: str) -> list[str]:
+    return [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def _announce_keyring(services: Any) -> None:
+    """Say so, on stderr, when tokens are kept in the plain-text fallback file."""
+    warning = services.secrets.warning
+    if warning:
+        print(f"waapp: note: {warning}", file=sys.stderr)
+
+
+def cmd_account_add(args: argparse.Namespace, paths: DataPaths) -> int:
+    from waapp.core.entities import AccountKind
+    from waapp.services.accounts import IN_PROCESS, kind_label
+
+    try:
+        settings: dict[str, Any] = _key_values(args.setting, "--setting")
+        secrets = _key_values(
+            _secret_lines(sys.stdin.read()) if args.secrets_stdin else [], "a secret line"
+        )
+    except CommandError as error:
+        return _fail(error)
+    if args.base_url:
+        settings["base_url"] = args.base_url
+    if IN_PROCESS in settings:
+        flag = settings[IN_PROCESS].lower()
+        if flag not in ("true", "yes", "1", "false", "no", "0"):
+            return _fail(CommandError(f"{IN_PROCESS} must be true or false"))
+        settings[IN_PROCESS] = flag in ("true", "yes", "1")
+    kind = AccountKind(args.kind)
+
+    async def work(services: Any) -> int:
+        _announce_keyring(services)
+        account = await services.accounts.add(
+            kind=kind, name=args.name, settings=settings, secrets=secrets
+        )
+        saved = ", ".join(sorted(secrets)) or "none"
+        print(f"Added the {kind_label(kind)} account “{account.name}” (id {account.id}).")
+        print(f'Secrets saved: {saved}. Check it with: waapp account test "{account.name}"')
+        return 0
+
+    return _run_services(paths, work)
+
+
+def cmd_account_list(args: argparse.Namespace, paths: DataPaths) -> int:
+    from waapp.services.accounts import kind_label
+
+    async def work(services: Any) -> int:
+        rows = []
+        for account in await services.accounts.list():
+            rows.append(
+                {
+                    "id": account.id,
+                    "name": account.name,
+                    "kind": account.kind.value,
+                    "settings": account.settings,
+                    "secrets": await services.accounts.secret_status(account),
+                }
+            )
+        _announce_keyring(services)
+        if args.json:
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+        elif not rows:
+            print("No accounts yet: add one with `waapp account add`.")
+        else:
+            for row in rows:
+                saved = [name for name, present in row["secrets"].items() if present]
+                print(
+                    f"{row['id']:>4}  {row['name']}  ({kind_label(row['kind'])})  "
+                    f"secrets saved: {', '.join(saved) or 'none'}"
+                )
+        return 0
+
+    return _run_services(paths, work)
+
+
+def cmd_account_test(args: argparse.Namespace, paths: DataPaths) -> int:
+    from waapp.services.accounts import kind_label
+    from waapp.ui.accounts.words import detail_rows  # plain words, no Qt
+
+    async def work(services: Any) -> int:
+        account = await _account_named(services, args.name, start_network=True)
+        _announce_keyring(services)
+        report = await services.accounts.test_connection(account.id)
+        print(f"{account.name} — {kind_label(account.kind)}")
+        print(f"{'OK' if report.ok else 'NOT OK'}: {report.summary}")
+        for label, value in detail_rows(report):
+            print(f"  {label}: {value}")
+        if not report.ok:
+            print(f"waapp: {account.name}: {report.summary}", file=sys.stderr)
+        return 0 if report.ok else 1
+
+    return _run_services(paths, work)
+
+
+def _add_templates_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    templates = commands.add_parser(
+        "templates", help="sync message templates from a provider account, or list them"
+    )
+    actions = templates.add_subparsers(dest="templates_command", metavar="ACTION", required=True)
+    syncing = actions.add_parser(
+        "sync",
+        help="fetch an account's approved templates and their status from its provider",
+        description="Fetch the account's templates from its provider and make the stored ones "
+        "match; prints what changed. Exits 1 with the provider's message when it fails.",
+    )
+    syncing.add_argument("--account", metavar="NAME", required=True, help="the account's name")
+    syncing.set_defaults(handler=cmd_templates_sync)
+    listing = actions.add_parser(
+        "list",
+        help="list the stored templates and free-form messages",
+        description="List the stored templates. With --json: a list of objects with id, account, "
+        "kind, name, language, category, status, quality, placeholders and body.",
+    )
+    listing.add_argument(
+        "--account",
+        metavar="NAME",
+        help="only this account's templates and the local messages usable with any account",
+    )
+    listing.add_argument("--json", action="store_true", help="print a JSON list")
+    listing.set_defaults(handler=cmd_templates_list)
+
+
+async def _account_named(services: Any, name: str, *, start_network: bool) -> Any:
+    """The account called ``name`` (any case). With ``start_network``, the in-process Sandbox
+    is started first when it is needed: for its account, or to create it on a first run."""
+    from waapp.services.accounts import IN_PROCESS
+
+    wanted = " ".join(name.split()).casefold()
+    accounts = await services.accounts.list()
+    found = next((a for a in accounts if a.name.casefold() == wanted), None)
+    if start_network and (found is None or found.settings.get(IN_PROCESS)):
+        await services.start_network()
+        accounts = await services.accounts.list()
+        found = next((a for a in accounts if a.name.casefold() == wanted), None)
+    if found is None:
+        names = ", ".join(f"“{a.name}”" for a in accounts) or "none yet"
+        raise CommandError(f"there is no account called “{name}” (accounts: {names})")
+    return found
+
+
+def cmd_templates_sync(args: argparse.Namespace, paths: DataPaths) -> int:
+    from waapp.services.templates import summary_text
+
+    async def work(services: Any) -> int:
+        account = await _account_named(services, args.account, start_network=True)
+        summary = await services.templates.sync(account.id)
+        print(f"{account.name}: {summary_text(summary)} ({summary.unchanged} unchanged)")
+        return 0
+
+    return _run_services(paths, work)
+
+
+def _template_json(template: Any, accounts: dict[int, str]) -> dict[str, Any]:
+    from waapp.core.templates import parse_placeholders, placeholder_problems
+
+    names = (
+        list(parse_placeholders(template.body).send_order)
+        if not placeholder_problems(template.body)
+        else []
+    )
+    return {
+        "id": template.id,
+        "account": accounts.get(template.account_id) if template.account_id else None,
+        "kind": template.kind.value,
+        "name": template.name,
+        "language": template.language,
+        "category": template.category,
+        "status": template.status,
+        "quality": template.quality,
+        "placeholders": names,
+        "body": template.body,
+    }
+
+
+def cmd_templates_list(args: argparse.Namespace, paths: DataPaths) -> int:
+    async def work(services: Any) -> int:
+        account_id = None
+        if args.account:
+            account_id = (await _account_named(services, args.account, start_network=False)).id
+        accounts = {a.id: a.name for a in await services.accounts.list()}
+        rows = [_template_json(t, accounts) for t in await services.templates.list(account_id)]
+        if args.json:
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+            return 0
+        if not rows:
+            print("No templates yet: run `waapp templates sync --account NAME`.")
+        for row in rows:
+            where = row["account"] or "any account"
+            status = row["status"] or ("ready" if row["kind"] == "freeform" else "")
+            print(f"{row['name']}  [{row['kind']}, {where}, {row['language'] or '-'}]  {status}")
         return 0
 
     return _run_services(paths, work)

@@ -37,6 +37,10 @@ def qloop(qapp: Any) -> Iterator[qasync.QEventLoop]:
 def run(qloop: qasync.QEventLoop, qtbot: QtBot) -> Iterator[Runner[Any]]:
     """Run a coroutine on the qasync loop while Qt keeps processing events."""
     asyncio.set_event_loop(qloop)  # other tests may have run asyncio.run() meanwhile
+    # qasync marks its loop as this thread's running loop for good (already_running=True);
+    # mark it only while a UI test runs, so that a later asyncio.run() in a non-UI test
+    # does not find "a running event loop".
+    asyncio.events._set_running_loop(qloop)
 
     def runner(coro: Coroutine[Any, Any, T], timeout: int = 10_000) -> T:
         task = qloop.create_task(coro)
@@ -47,6 +51,7 @@ def run(qloop: qasync.QEventLoop, qtbot: QtBot) -> Iterator[Runner[Any]]:
     for task in asyncio.all_tasks(qloop):
         task.cancel()
     qtbot.wait(10)
+    asyncio.events._set_running_loop(None)
 
 
 @pytest.fixture

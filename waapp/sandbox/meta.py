@@ -8,6 +8,7 @@ WABA and single templates. Any Graph version is accepted. Kapso's proxy speaks t
 from __future__ import annotations
 
 import base64
+import hmac
 import itertools
 import json
 import time
@@ -299,6 +300,9 @@ class MetaApi:
         header = request.headers.get("Authorization")
         if header is not None:
             return header == self._auth_cache[1]
+        api_key = request.headers.get("X-API-Key")  # Kapso in front of Meta (providers.md §4)
+        if api_key is not None:
+            return hmac.compare_digest(api_key, self._sandbox.settings.meta.api_key)
         query_token = request.query.get("access_token")
         if query_token is None:
             return None

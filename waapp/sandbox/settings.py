@@ -26,6 +26,8 @@ DEFAULT_META_ACCESS_TOKEN = "sandbox-access-token"
 DEFAULT_META_APP_SECRET = "sandbox-app-secret"
 DEFAULT_META_DISPLAY_PHONE_NUMBER = "15550001234"
 DEFAULT_META_VERIFY_TOKEN = "sandbox-verify-token"
+#: Kapso's project key, sent as ``X-API-Key`` in front of Meta's contract (providers.md §4).
+DEFAULT_KAPSO_API_KEY = "sandbox-kapso-key"
 
 DEFAULT_WASENDER_API_KEY = "sandbox-api-key"
 DEFAULT_WASENDER_WEBHOOK_SECRET = "sandbox-webhook-secret"
@@ -58,6 +60,8 @@ class MetaSettings:
     phone_number_id: str = DEFAULT_META_PHONE_NUMBER_ID
     waba_id: str = DEFAULT_META_WABA_ID
     access_token: str = DEFAULT_META_ACCESS_TOKEN
+    #: Accepted as ``X-API-Key`` instead of the Bearer token, as Kapso does.
+    api_key: str = DEFAULT_KAPSO_API_KEY
     app_secret: str = DEFAULT_META_APP_SECRET
     webhook_url: str | None = None
     #: What the GET verification handshake (``POST /_sandbox/verify``) sends as ``hub.verify_token``.

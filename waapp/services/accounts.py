@@ -8,8 +8,9 @@ A fresh install gets a *Sandbox* account that talks to the Sandbox waapp runs in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -18,7 +19,13 @@ import httpx
 from waapp.core.entities import Account, AccountKind
 from waapp.core.errors import ValidationError
 from waapp.core.ports import HealthReport, Provider
-from waapp.providers import SECRET_FIELDS, SETTINGS_FIELDS, make_client, make_provider
+from waapp.providers import (
+    SECRET_FIELDS,
+    SETTINGS_FIELDS,
+    make_client,
+    make_provider,
+    missing_fields,
+)
 from waapp.services.events import AccountsChanged, EventBus
 from waapp.services.secrets import SecretStore
 from waapp.store.database import Database
@@ -30,10 +37,50 @@ SANDBOX_ACCOUNT_NAME = "Sandbox"
 #: Set once the first-run Sandbox account was created, so that deleting it is respected.
 SANDBOX_CREATED_KEY = "sandbox_account_created"
 IN_PROCESS = "in_process"
+#: Stands in for the in-process Sandbox's address while it is not running (validation only).
+_SANDBOX_PLACEHOLDER_URL = "http://127.0.0.1"
+
+#: How each kind is named to the user.
+KIND_LABELS: dict[AccountKind, str] = {
+    AccountKind.TWILIO: "Twilio",
+    AccountKind.META: "Meta Cloud API",
+    AccountKind.KAPSO: "Kapso",
+    AccountKind.WASENDER: "WaSender gateway",
+    AccountKind.SANDBOX: "Sandbox (built-in simulator)",
+}
+
+#: Every secret name of every kind: a new account's id may be one a removed account had
+#: (SQLite reuses the highest id), so these are cleared before its secrets are written.
+_ALL_SECRET_NAMES = sorted({spec.name for specs in SECRET_FIELDS.values() for spec in specs})
 
 
 def secret_names(kind: AccountKind) -> list[str]:
     return [spec.name for spec in SECRET_FIELDS[kind]]
+
+
+def kind_label(kind: AccountKind) -> str:
+    return KIND_LABELS[AccountKind(kind)]
+
+
+def is_in_process(account: Account) -> bool:
+    """The built-in Sandbox account: waapp runs its Sandbox and fills in the address."""
+    return account.kind is AccountKind.SANDBOX and bool(account.settings.get(IN_PROCESS))
+
+
+def _and(items: Iterable[str]) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _clean(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings as stored: text stripped, empty values dropped (the field's default applies)."""
+    clean: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, str):
+            value = value.strip()
+        if value not in ("", None):
+            clean[key] = value
+    return clean
 
 
 class AccountService:
@@ -101,20 +148,42 @@ class AccountService:
 
     def _effective_settings(self, account: Account) -> dict[str, Any]:
         settings = dict(account.settings)
-        if account.kind is AccountKind.SANDBOX and settings.get(IN_PROCESS):
+        if is_in_process(account):
             url = self._sandbox_url()
             if url:
                 settings["base_url"] = url
         return settings
 
+    def _make(
+        self,
+        kind: AccountKind,
+        settings: Mapping[str, Any],
+        secrets: Mapping[str, str],
+        *,
+        name: str | None = None,
+    ) -> Provider:
+        """The provider, or ValidationError naming everything missing in the user's words
+        (with a blank ``name``, the name first)."""
+        missing = missing_fields(kind, settings, secrets)
+        if name is not None and not name.strip():
+            missing.insert(0, "a name (for example “Shop WhatsApp”)")
+        if missing:
+            raise ValidationError(
+                f"This {kind_label(kind)} account is missing {_and(missing)}.",
+                what_to_do="Fill in the missing fields in the account settings.",
+            )
+        return make_provider(kind, settings, secrets, client=self.client)
+
     async def _build(self, account: Account) -> Provider | None:
         assert account.id is not None
         try:
-            provider = make_provider(
-                account.kind,
-                self._effective_settings(account),
-                await self._read_secrets(account),
-                client=self.client,
+            if is_in_process(account) and not self._sandbox_url():
+                raise ValidationError(
+                    "The built-in Sandbox is not running.",
+                    what_to_do="It starts with the waapp window; open the window and try again.",
+                )
+            provider = self._make(
+                account.kind, self._effective_settings(account), await self._read_secrets(account)
             )
         except ValidationError as error:
             self._broken[account.id] = error.message
@@ -157,15 +226,39 @@ class AccountService:
     # --- writing -------------------------------------------------------------------------
 
     @staticmethod
-    def _check(kind: AccountKind, name: str, settings: Mapping[str, Any]) -> None:
-        if not name.strip():
-            raise ValidationError("An account needs a name, for example “Shop WhatsApp”.")
-        known = {spec.name for spec in SETTINGS_FIELDS[kind]} | {IN_PROCESS}
-        unknown = sorted(set(settings) - known)
+    def _check(kind: AccountKind, settings: Mapping[str, Any]) -> None:
+        known = [spec.name for spec in SETTINGS_FIELDS[kind]]
+        allowed = set(known) | ({IN_PROCESS} if kind is AccountKind.SANDBOX else set())
+        unknown = sorted(set(settings) - allowed)
         if unknown:
             raise ValidationError(
-                f"Unknown settings for a {kind.value} account: {', '.join(unknown)}."
+                f"Unknown settings for a {kind_label(kind)} account: {', '.join(unknown)}.",
+                what_to_do=f"The settings of this kind are: {', '.join(known)}.",
             )
+
+    @staticmethod
+    def _check_secret_names(kind: AccountKind, secrets: Mapping[str, str | None]) -> None:
+        known = secret_names(kind)
+        unknown = sorted(set(secrets) - set(known))
+        if unknown:
+            raise ValidationError(
+                f"Unknown secrets for a {kind_label(kind)} account: {', '.join(unknown)}.",
+                what_to_do=f"The secrets of this kind are: {', '.join(known)}.",
+            )
+
+    def _require_complete(
+        self,
+        kind: AccountKind,
+        name: str,
+        settings: Mapping[str, Any],
+        secrets: Mapping[str, str | None],
+    ) -> None:
+        """Refuse a nameless account, or one its provider could not be built from."""
+        settings = dict(settings)
+        if kind is AccountKind.SANDBOX and settings.get(IN_PROCESS):
+            settings["base_url"] = self._sandbox_url() or _SANDBOX_PLACEHOLDER_URL
+        values = {k: v.strip() for k, v in secrets.items() if v and v.strip()}
+        self._make(kind, settings, values, name=name)
 
     async def add(
         self,
@@ -175,33 +268,45 @@ class AccountService:
         settings: Mapping[str, Any],
         secrets: Mapping[str, str],
     ) -> Account:
-        """Save the account; secrets go to the keyring only. If the keyring refuses, the
-        account is removed again, so nothing half-saved stays behind."""
+        """Save the account; secrets go to the keyring only. Refused (ValidationError,
+        nothing saved) when a setting or secret is unknown or the account would be
+        incomplete. If the keyring refuses, the account and whatever secrets were written
+        are removed again, so nothing half-saved stays behind."""
         kind = AccountKind(kind)
-        self._check(kind, name, settings)
-        clean = {k: v for k, v in settings.items() if v not in ("", None)}
+        self._check(kind, settings)
+        self._check_secret_names(kind, secrets)
+        clean = _clean(settings)
+        self._require_complete(kind, name, clean, secrets)
         account = await self._worker.run(
             self._db.accounts.add, Account(kind=kind, name=name.strip(), settings=clean)
         )
         assert account.id is not None
         try:
+            # The id may be a removed account's whose secrets could not all be deleted.
+            await self._delete_secrets(account.id, _ALL_SECRET_NAMES)
             await self._write_secrets(account.id, kind, secrets)
         except Exception:
+            with contextlib.suppress(Exception):
+                await self._delete_secrets(account.id, secret_names(kind))
             await self._worker.run(self._db.accounts.delete, account.id)
             raise
         await self._build(account)
         self._bus.publish(AccountsChanged())
         return account
 
+    async def _delete_secrets(self, account_id: int, names: Iterable[str]) -> None:
+        names = list(names)
+
+        def delete() -> None:
+            for name in names:
+                self._secrets.delete(account_id, name)
+
+        await asyncio.to_thread(delete)
+
     async def _write_secrets(
         self, account_id: int, kind: AccountKind, secrets: Mapping[str, str | None]
     ) -> None:
-        allowed = set(secret_names(kind))
-        unknown = sorted(set(secrets) - allowed)
-        if unknown:
-            raise ValidationError(
-                f"Unknown secrets for a {kind.value} account: {', '.join(unknown)}."
-            )
+        self._check_secret_names(kind, secrets)
 
         def write() -> None:
             for name, value in secrets.items():
@@ -221,16 +326,36 @@ class AccountService:
         secrets: Mapping[str, str | None],
     ) -> Account:
         """Save new settings. In ``secrets`` a non-empty value replaces the stored one, an
-        empty string keeps it, and None removes it."""
+        empty string keeps it, and None removes it. Refused (nothing changed) when the
+        result would be incomplete; if the keyring refuses, the previous settings and
+        secrets are put back."""
         current = await self.get(account_id)
-        self._check(current.kind, name, settings)
-        clean = {k: v for k, v in settings.items() if v not in ("", None)}
-        if current.settings.get(IN_PROCESS):
+        kind = current.kind
+        self._check(kind, settings)
+        self._check_secret_names(kind, secrets)
+        clean = _clean(settings)
+        if is_in_process(current):
             clean[IN_PROCESS] = True
+        stored = await self._read_secrets(current)
+        merged: dict[str, str | None] = dict(stored)
+        for key, value in secrets.items():
+            if value is None:
+                merged.pop(key, None)
+            elif value.strip():
+                merged[key] = value.strip()
+        self._require_complete(kind, name, clean, merged)
         account = await self._worker.run(
             self._db.accounts.update, replace(current, name=name.strip(), settings=clean)
         )
-        await self._write_secrets(account_id, current.kind, secrets)
+        try:
+            await self._write_secrets(account_id, kind, secrets)
+        except Exception:
+            with contextlib.suppress(Exception):
+                await self._worker.run(self._db.accounts.update, current)
+                await self._write_secrets(
+                    account_id, kind, {key: stored.get(key) for key in secrets}
+                )
+            raise
         await self._build(account)
         self._bus.publish(AccountsChanged())
         return account
@@ -239,9 +364,14 @@ class AccountService:
         """Delete the account and its secrets (refused while campaigns use it)."""
         account = await self.get(account_id)
         await self._worker.run(self._db.accounts.delete, account_id)
-        await self._write_secrets(
-            account_id, account.kind, dict.fromkeys(secret_names(account.kind))
-        )
+        try:
+            await self._delete_secrets(account_id, secret_names(account.kind))
+        except Exception as error:  # the account is gone; a later add clears its id's secrets
+            log.warning(
+                "Account %s removed, but the keyring refused to delete its secrets (%s)",
+                account_id,
+                type(error).__name__,
+            )
         self._providers.pop(account_id, None)
         self._broken.pop(account_id, None)
         self._bus.publish(AccountsChanged())

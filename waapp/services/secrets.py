@@ -29,12 +29,18 @@ NO_KEYRING_WARNING = (
 
 
 def _is_usable(backend: keyring.backend.KeyringBackend) -> bool:
+    """A real system keyring. keyrings.alt's backends are files (plain text, or encrypted
+    with a password asked on the terminal): keyring picks its plain-text file by itself
+    when nothing better exists, so they count as "no keyring", and the fallback below is
+    used and announced instead."""
     from keyring.backends import chainer, fail
 
     if isinstance(backend, fail.Keyring):
         return False
+    if type(backend).__module__.startswith(("keyrings.alt", "keyring.backends.null")):
+        return False
     if isinstance(backend, chainer.ChainerBackend):
-        return bool(backend.backends)
+        return any(_is_usable(inner) for inner in backend.backends)
     return True
 
 

@@ -1,0 +1,1 @@
+"""The Accounts screen: provider accounts, their tokens, webhook addresses and health."""

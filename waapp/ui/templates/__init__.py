@@ -1,0 +1,1 @@
+"""The Templates screen: the list, the detail pane and the message editor."""
