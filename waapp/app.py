@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from waapp.paths import DataPaths
+from waapp.providers.twilio import TwilioProvider
 from waapp.services.accounts import IN_PROCESS, AccountService
 from waapp.services.contacts import ContactService
-from waapp.services.events import EventBus
+from waapp.services.events import AccountsChanged, EventBus, TunnelStateChanged
 from waapp.services.exporter import ExportService
 from waapp.services.importer import ImportService
 from waapp.services.secrets import SecretStore
@@ -89,6 +90,19 @@ class Services:
         await self.accounts.load()
         await self.intake.start()
         await self._point_sandbox_at_receiver()
+        self.bus.subscribe(TunnelStateChanged, lambda _e: self._point_twilio_at_receiver())
+        self.bus.subscribe(AccountsChanged, lambda _e: self._point_twilio_at_receiver())
+        self._point_twilio_at_receiver()
+
+    def _point_twilio_at_receiver(self) -> None:
+        """Twilio sends delivery reports to each message's ``StatusCallback``: unless the
+        account names one itself, it is our receiver's address (public once the tunnel
+        runs), followed as the tunnel comes and goes."""
+        for account_id, provider in self.accounts.providers().items():
+            if isinstance(provider, TwilioProvider) and not self.accounts.fixed_status_callback(
+                account_id
+            ):
+                provider.status_callback = self.intake.url_for(account_id)
 
     async def _point_sandbox_at_receiver(self) -> None:
         """The in-process Sandbox sends its signed webhooks straight to our receiver's local

@@ -102,6 +102,7 @@ class AccountService:
         self._sandbox_url = sandbox_url
         self._providers: dict[int, Provider] = {}
         self._broken: dict[int, str] = {}  # account id → why no provider could be built
+        self._settings_of: dict[int, dict[str, Any]] = {}  # of the live providers
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -192,6 +193,7 @@ class AccountService:
             return None
         self._broken.pop(account.id, None)
         self._providers[account.id] = provider
+        self._settings_of[account.id] = dict(account.settings)
         return provider
 
     async def load(self) -> None:
@@ -202,6 +204,10 @@ class AccountService:
     def providers(self) -> Mapping[int, Provider]:
         """The live provider of each usable account (the status intake asks on every request)."""
         return self._providers
+
+    def fixed_status_callback(self, account_id: int) -> bool:
+        """True when the user set the Twilio status callback URL themselves."""
+        return bool(self._settings_of.get(account_id, {}).get("status_callback"))
 
     def problem(self, account_id: int) -> str | None:
         """Why an account has no provider (missing fields), if so."""

@@ -40,12 +40,6 @@ NOT_YET: dict[str, str] = {
     "It is not available in this version yet.",
     "campaigns": "Campaigns — build one, check it in a preflight and send it in the background —\n"
     "are not available in this version yet.",
-    "templates": "Message templates (approved WhatsApp templates and free-form messages)\n"
-    "are not available in this version yet.",
-    "accounts": "Connecting a provider account (Twilio, Meta Cloud API, Kapso, WaSender)\n"
-    "is not available in this version yet.",
-    "diagnostics": "Diagnostics — account health, webhook receiver and a troubleshooting guide —\n"
-    "are not available in this version yet.",
 }
 
 
