@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -52,6 +51,7 @@ from waapp.ui.accounts.model import (
 from waapp.ui.accounts.words import LOCAL_ONLY, about, detail_rows, webhook_how
 from waapp.ui.bridge import Bridge
 from waapp.ui.ops import Op
+from waapp.ui.screen import Screen
 from waapp.ui.theme import status_color
 
 if TYPE_CHECKING:
@@ -63,13 +63,12 @@ INTRO = (
 )
 
 
-class AccountsView(QWidget):
+class AccountsView(Screen):
     def __init__(self, services: Services, bridge: Bridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.services = services
         self.service = services.accounts
         self.model = AccountsModel(self)
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._secret_status: dict[int, dict[str, bool]] = {}
         self._select_after_reload: int | None = None
         self.dialog: AccountDialog | None = None
@@ -220,11 +219,11 @@ class AccountsView(QWidget):
         layout.addLayout(toolbar)
         layout.addWidget(splitter, 1)
 
-        self._shortcut("Ctrl+N", self.add_account)
-        self._shortcut("Ctrl+T", self.test_connection)
-        self._table_shortcut(QKeySequence.StandardKey.Delete, self.remove_account)
-        self._table_shortcut("Return", self.edit_account)
-        self._table_shortcut("Enter", self.edit_account)
+        self.shortcut("Ctrl+N", self.add_account)
+        self.shortcut("Ctrl+T", self.test_connection)
+        self.shortcut(QKeySequence.StandardKey.Delete, self.remove_account, widget=self.table)
+        self.shortcut("Return", self.edit_account, widget=self.table)
+        self.shortcut("Enter", self.edit_account, widget=self.table)
 
         bridge.accountsChanged.connect(lambda: self.spawn(self.reload()))
         bridge.intakeChanged.connect(self._show_details)  # the tunnel's URL came or went
@@ -232,38 +231,6 @@ class AccountsView(QWidget):
         self._selection_changed()
 
     # --- plumbing ------------------------------------------------------------------------
-
-    def _shortcut(self, keys: Any, slot: Any) -> QAction:
-        action = QAction(self)
-        action.setShortcut(QKeySequence(keys))
-        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        action.triggered.connect(slot)
-        self.addAction(action)
-        return action
-
-    def _table_shortcut(self, keys: Any, slot: Any) -> None:
-        action = QAction(self.table)
-        action.setShortcut(QKeySequence(keys))
-        action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        action.triggered.connect(slot)
-        self.table.addAction(action)
-
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run a refresh in the background; its errors go through the ops error dialog."""
-        task = Op(self, lambda: coro).run()
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    def status(self, text: str) -> None:
-        bar = getattr(self.window(), "statusBar", None)
-        if callable(bar):
-            bar().showMessage(text, 5000)
-
-    def shutdown(self) -> None:
-        """Stop background work: the window is closing (or the test is over)."""
-        for task in list(self._tasks):
-            task.cancel()
 
     # --- loading -------------------------------------------------------------------------
 

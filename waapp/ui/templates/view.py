@@ -6,11 +6,10 @@ Ctrl+R sync, Ctrl+F search."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -36,6 +35,7 @@ from waapp.services.templates import AccountSync, has_templates, is_editable, su
 from waapp.store.templates import DELETED_STATUS, SyncSummary
 from waapp.ui.bridge import Bridge
 from waapp.ui.ops import Op, show_error
+from waapp.ui.screen import Screen
 from waapp.ui.templates.detail import TemplateDetail
 from waapp.ui.templates.editor import TemplateEditor
 from waapp.ui.templates.model import KIND_FILTERS, STATUS_FILTERS, TemplatesModel, kind_key
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 SAMPLE_CONTACTS = 50
 
 
-class TemplatesView(QWidget):
+class TemplatesView(Screen):
     def __init__(self, services: Services, bridge: Bridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.services = services
@@ -56,7 +56,6 @@ class TemplatesView(QWidget):
         self._all: list[Template] = []
         self._accounts: list[Account] = []
         self._fields: list[str] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._select_after_reload: int | None = None
         self.editor: TemplateEditor | None = None
 
@@ -167,12 +166,12 @@ class TemplatesView(QWidget):
         layout.addWidget(splitter, 1)
         layout.addLayout(actions)
 
-        self._shortcut("Ctrl+N", self.new_message)
-        self._shortcut("Ctrl+R", lambda: self.sync())
-        self._shortcut("Ctrl+F", lambda: (self.search.setFocus(), self.search.selectAll()))
-        self._table_shortcut(QKeySequence.StandardKey.Delete, self.delete_selected)
-        self._table_shortcut("Return", self.edit_selected)
-        self._table_shortcut("Enter", self.edit_selected)
+        self.shortcut("Ctrl+N", self.new_message)
+        self.shortcut("Ctrl+R", lambda: self.sync())
+        self.shortcut("Ctrl+F", lambda: (self.search.setFocus(), self.search.selectAll()))
+        self.shortcut(QKeySequence.StandardKey.Delete, self.delete_selected, widget=self.table)
+        self.shortcut("Return", self.edit_selected, widget=self.table)
+        self.shortcut("Enter", self.edit_selected, widget=self.table)
 
         bridge.templatesChanged.connect(lambda: self.spawn(self.reload()))
         bridge.accountsChanged.connect(lambda: self.spawn(self.reload()))
@@ -180,32 +179,6 @@ class TemplatesView(QWidget):
         self._update_actions()
 
     # --- plumbing ------------------------------------------------------------------------
-
-    def _shortcut(self, keys: Any, slot: Any) -> None:
-        action = QAction(self)
-        action.setShortcut(QKeySequence(keys))
-        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        action.triggered.connect(slot)
-        self.addAction(action)
-
-    def _table_shortcut(self, keys: Any, slot: Any) -> None:
-        action = QAction(self.table)
-        action.setShortcut(QKeySequence(keys))
-        action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        action.triggered.connect(slot)
-        self.table.addAction(action)
-
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run a refresh in the background; its errors go through the ops error dialog."""
-        task = Op(self, lambda: coro).run()
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    def status(self, text: str) -> None:
-        bar = getattr(self.window(), "statusBar", None)
-        if callable(bar):
-            bar().showMessage(text, 5000)
 
     # --- loading -------------------------------------------------------------------------
 
@@ -447,11 +420,6 @@ class TemplatesView(QWidget):
         for result in failed:
             assert result.error is not None
             show_error(self, result.error, title=f"Sync of {result.account.name} failed")
-
-    def shutdown(self) -> None:
-        """Stop background refreshes: the window is closing (or the test is over)."""
-        for task in list(self._tasks):
-            task.cancel()
 
 
 def _plain(summary: SyncSummary | None) -> str:
