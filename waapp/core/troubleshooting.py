@@ -121,7 +121,7 @@ _GUIDE: tuple[GuideEntry, ...] = (
             "(Mexico +52 / +521, Argentina +54 / +549), so their window looks closed.",
         ),
         how_to_check=(
-            "Contacts → the “last message from them” column: more than 24 hours ago means "
+            "Contacts → the “Last reply” column: more than 24 hours ago means "
             "the window is closed.",
             "The campaign's preflight shows how many recipients are outside the window and "
             "what they will get.",
