@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from waapp.paths import DataPaths
 from waapp.providers.twilio import TwilioProvider
 from waapp.services.accounts import IN_PROCESS, AccountService
+from waapp.services.campaigns import CampaignService
 from waapp.services.contacts import ContactService
 from waapp.services.events import AccountsChanged, EventBus, TunnelStateChanged
 from waapp.services.exporter import ExportService
@@ -63,6 +64,7 @@ class Services:
     accounts: AccountService
     intake: StatusIntake
     templates: TemplateService
+    campaigns: CampaignService
     sandbox: Sandbox | None = None
 
     async def start_network(self) -> None:
@@ -93,6 +95,7 @@ class Services:
         self.bus.subscribe(TunnelStateChanged, lambda _e: self._point_twilio_at_receiver())
         self.bus.subscribe(AccountsChanged, lambda _e: self._point_twilio_at_receiver())
         self._point_twilio_at_receiver()
+        await self.campaigns.start_engine()
 
     def _point_twilio_at_receiver(self) -> None:
         """Twilio sends delivery reports to each message's ``StatusCallback``: unless the
@@ -169,6 +172,7 @@ class Services:
             await self._point_sandbox_at_receiver()
 
     async def close(self) -> None:
+        await self.campaigns.stop_engine()
         await self.intake.stop()
         await self.accounts.close()
         if self.sandbox is not None:
@@ -222,6 +226,7 @@ async def open_services(paths: DataPaths) -> Services:
         accounts=accounts,
         intake=intake,
         templates=TemplateService(db=db, worker=worker, bus=bus, accounts=accounts),
+        campaigns=CampaignService(db=db, worker=worker, provider_for=accounts.provider, bus=bus),
     )
     holder.append(services)
     return services

@@ -1,0 +1,564 @@
+"""The sending engine: one runner per campaign in ``sending``, durable state in the database.
+
+A :class:`CampaignRunner` claims due rows (a durable commit, before any request leaves),
+hands them to a fixed pool of long-lived worker tasks — as many as the cap on requests in
+flight — which wait for the token bucket, send, and classify the answer with the error
+catalogue; outcomes are written back in small batches (every ~100 ms or ~200 rows) with
+the counters in the same transaction, forward-only.
+
+What each outcome does (``catalogue.ErrorClass``):
+
+- accepted → ``sent`` with the provider's id (our row id travels as ``reference``);
+- RETRY_SOON → ``retry_wait`` with exponential back-off and jitter, at least the provider's
+  Retry-After; failed after the entry's (or the default) number of attempts;
+- RETRY_LATER → ``retry_wait`` at least ``entry.retry_after`` away;
+- account-wide retries also hold the whole campaign until that time;
+- NEVER → ``failed`` with code, title and detail;
+- NEEDS_TEMPLATE → re-routed to the template (due at once) when the campaign has one;
+- UNKNOWN_OUTCOME, or ``error.may_have_reached``, or an exception while sending →
+  ``unknown``: never resent by the engine;
+- PAUSE_CAMPAIGN / FAIL_CAMPAIGN → the message goes back to the queue (its attempt given
+  back) and the campaign pauses (fails) itself with the reason on its timeline;
+- more than ``failure_threshold`` of the last ``failure_window`` outcomes failing pauses too.
+
+Stopping (a pause by anyone, persisted first; or :meth:`CampaignRunner.stop`): no more
+claims; rows claimed but not yet sent go back to ``retry_wait`` due at once, attempt given
+back; requests in flight finish and are written. The campaign completes when every row is
+final. Rows whose outcome is ``unknown`` are not final: when only they are left, the
+campaign pauses with a timeline entry asking the user to resolve them ("mark as sent" /
+"send again"), or a status receipt reconciles them (Meta echoes our reference).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from waapp.core.catalogue import ErrorClass, lookup
+from waapp.core.entities import Campaign, Message, Route, Template
+from waapp.core.errors import WaappError
+from waapp.core.ports import Provider, SendResult
+from waapp.core.states import CampaignStatus, MessageState
+from waapp.core.templates import parse_placeholders
+from waapp.services.campaigns.limits import TokenBucket, default_pace
+from waapp.services.campaigns.planning import text_for
+from waapp.store.campaigns import CampaignRepository, SendOutcome
+from waapp.store.templates import TemplateRepository
+from waapp.store.worker import DatabaseWorker
+
+__all__ = ["CampaignEngine", "CampaignRunner", "RunnerSettings"]
+
+log = logging.getLogger(__name__)
+
+_M = MessageState
+_C = CampaignStatus
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerSettings:
+    rate: float = 80.0  # messages per second
+    in_flight: int = 16  # worker tasks = requests in flight at most
+    claim_batch: int = 200
+    flush_seconds: float = 0.1
+    flush_rows: int = 200
+    max_attempts: int = 6  # sends in all for a RETRY_SOON error without its own budget
+    backoff_base: float = 2.0  # seconds, first wait when the provider names none
+    backoff_cap: float = 300.0
+    failure_window: int = 50
+    failure_min: int = 20
+    failure_threshold: float = 0.5
+    idle_poll: float = 1.0  # longest sleep while waiting for retries
+
+    @classmethod
+    def for_campaign(
+        cls, campaign: Campaign, provider: Provider, **overrides: Any
+    ) -> RunnerSettings:
+        rate, in_flight = default_pace(provider.kind, provider.dialect)
+        pacing = campaign.pacing
+        values: dict[str, Any] = {
+            "rate": float(pacing.get("rate") or rate),
+            "in_flight": int(pacing.get("in_flight") or in_flight),
+        }
+        values.update(overrides)
+        return cls(**values)
+
+
+class CampaignRunner:
+    """Works one campaign until it completes, pauses, fails or is stopped (module doc)."""
+
+    def __init__(
+        self,
+        *,
+        campaign: Campaign,
+        repo: CampaignRepository,
+        worker: DatabaseWorker,
+        provider: Provider,
+        template: Template | None,
+        freeform: Template | None,
+        settings: RunnerSettings,
+        rng: random.Random | None = None,
+        on_change: Callable[[int], None] = lambda _id: None,
+    ) -> None:
+        assert campaign.id is not None
+        self.campaign_id = campaign.id
+        self._repo = repo
+        self._worker = worker
+        self._provider = provider
+        self._template = template
+        self._template_names = (
+            parse_placeholders(template.body).names if template is not None else ()
+        )
+        self._freeform = freeform
+        self.settings = settings
+        self._rng = rng or random.Random()
+        self._on_change = on_change
+        self._bucket = TokenBucket(settings.rate, burst=min(settings.in_flight, settings.rate))
+        self._queue: asyncio.Queue[Message | None] = asyncio.Queue()
+        self._results: list[SendOutcome] = []
+        self._outstanding = 0
+        self._slot = asyncio.Event()
+        self._stopping = False
+        self._hold_until: datetime | None = None
+        self._recent: deque[bool] = deque(maxlen=settings.failure_window)
+        self.sent = 0  # requests made by this runner (for figures)
+
+    def stop(self) -> None:
+        """Stop claiming; :meth:`run` returns once the requests in flight are written."""
+        self._stopping = True
+        self._slot.set()
+
+    # --- the loop ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        workers = [asyncio.create_task(self._work()) for _ in range(self.settings.in_flight)]
+        flusher = asyncio.create_task(self._flush_loop())
+        try:
+            await self._claim_loop()
+        finally:
+            self._stopping = True
+            for _ in workers:
+                self._queue.put_nowait(None)
+            await asyncio.gather(*workers, return_exceptions=True)
+            flusher.cancel()
+            await asyncio.gather(flusher, return_exceptions=True)
+            await self._flush()
+        await self._finish_if_done()
+
+    async def _claim_loop(self) -> None:
+        s = self.settings
+        while not self._stopping:
+            now = _utcnow()
+            if self._hold_until is not None and self._hold_until > now:
+                await self._sleep(min((self._hold_until - now).total_seconds(), s.idle_poll))
+                continue
+            free = s.in_flight - self._outstanding
+            if free <= 0:
+                self._slot.clear()
+                await self._slot.wait()
+                continue
+            claimed = await self._worker.run(
+                self._repo.claim, self.campaign_id, limit=min(free, s.claim_batch)
+            )
+            if claimed:
+                self._outstanding += len(claimed)
+                for message in claimed:
+                    self._queue.put_nowait(message)
+                self._on_change(self.campaign_id)
+                continue
+            if self._outstanding:
+                self._slot.clear()
+                await self._slot.wait()
+                continue
+            await self._flush()
+            campaign = await self._worker.run(self._repo.get, self.campaign_id)
+            if campaign.status is not _C.SENDING:
+                return  # paused, cancelled or failed in the database
+            counts, next_retry = await self._worker.run(self._repo.open_work, self.campaign_id)
+            if not any(counts.get(state, 0) for state in ("pending", "retry_wait", "sending")):
+                return
+            wait = s.idle_poll
+            if next_retry is not None:
+                wait = min(wait, max(0.01, (next_retry - _utcnow()).total_seconds()))
+            await self._sleep(wait)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, woken early by :meth:`stop`."""
+        self._slot.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._slot.wait(), timeout=max(0.0, seconds))
+
+    async def _work(self) -> None:
+        while True:
+            message = await self._queue.get()
+            if message is None:
+                return
+            if not self._stopping:
+                await self._bucket.acquire()
+            if self._stopping:
+                outcome = self._release(message)
+            else:
+                outcome = await self._send(message)
+            self._results.append(outcome)
+            self._outstanding -= 1
+            self._slot.set()
+            if len(self._results) >= self.settings.flush_rows:
+                await self._flush()
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.flush_seconds)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if not self._results:
+            return
+        batch, self._results = self._results, []
+        await self._worker.run(self._repo.record_results, batch)
+        self._on_change(self.campaign_id)
+
+    async def _finish_if_done(self) -> None:
+        counts, _ = await self._worker.run(self._repo.open_work, self.campaign_id)
+        if any(counts.get(state, 0) for state in ("pending", "retry_wait", "sending")):
+            return
+        unknown = counts.get(_M.UNKNOWN.value, 0)
+        if unknown:
+            change = await self._worker.run(
+                self._repo.set_status,
+                self.campaign_id,
+                _C.PAUSED,
+                cause="engine",
+                detail=(
+                    f"{unknown} recipient(s) have an unknown outcome: the request may or may "
+                    "not have reached the provider. Resolve them (mark as sent, or send "
+                    "again) to complete the campaign; they are never resent on their own."
+                ),
+                only_from={_C.SENDING},
+            )
+        else:
+            change = await self._worker.run(
+                self._repo.set_status,
+                self.campaign_id,
+                _C.COMPLETED,
+                cause="engine",
+                detail="every recipient reached a final state",
+                only_from={_C.SENDING, _C.PAUSED},
+            )
+        if change is not None:
+            self._on_change(self.campaign_id)
+
+    # --- one message -------------------------------------------------------------------
+
+    @staticmethod
+    def _release(message: Message) -> SendOutcome:
+        assert message.id is not None
+        return SendOutcome(
+            message.id, _M.RETRY_WAIT, next_attempt_at=_utcnow(), refund_attempt=True
+        )
+
+    async def _request(self, message: Message) -> SendResult:
+        assert message.id is not None
+        reference = str(message.id)
+        if message.route is Route.TEMPLATE:
+            assert self._template is not None
+            variables = {name: message.variables[name] for name in self._template_names}
+            return await self._provider.send_template(
+                message.phone_e164, self._template, variables, reference=reference
+            )
+        assert self._freeform is not None
+        text = text_for(self._freeform.body, message.variables)
+        return await self._provider.send_text(message.phone_e164, text, reference=reference)
+
+    async def _send(self, message: Message) -> SendOutcome:
+        assert message.id is not None
+        self.sent += 1
+        try:
+            result = await self._request(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a provider bug: the request may have left
+            log.exception("send of message %s raised", message.id)
+            return SendOutcome(
+                message.id,
+                _M.UNKNOWN,
+                error_code="exception",
+                error_title="Outcome unknown",
+                error_detail=f"the send raised {type(error).__name__}: {error}",
+            )
+        if result.accepted:
+            self._recent.append(False)
+            return SendOutcome(message.id, _M.SENT, provider_message_id=result.provider_message_id)
+        return await self._classify(message, result)
+
+    async def _classify(self, message: Message, result: SendResult) -> SendOutcome:
+        assert message.id is not None
+        error = result.error
+        if error is None:  # no id and no error: an answer we cannot trust either way
+            return SendOutcome(
+                message.id,
+                _M.UNKNOWN,
+                error_code="bad_response",
+                error_title="Outcome unknown",
+                error_detail="the provider answered without a message id",
+            )
+        entry = lookup(self._provider.dialect, error.code)
+        detail = error.detail or entry.meaning
+        now = _utcnow()
+
+        def failed(why: str = "") -> SendOutcome:
+            assert message.id is not None
+            self._recent.append(True)
+            return SendOutcome(
+                message.id,
+                _M.FAILED,
+                error_code=error.code,
+                error_title=entry.title,
+                error_detail=f"{detail}{why}",
+            )
+
+        if error.may_have_reached or entry.error_class is ErrorClass.UNKNOWN_OUTCOME:
+            return SendOutcome(
+                message.id,
+                _M.UNKNOWN,
+                error_code=error.code,
+                error_title=entry.title,
+                error_detail=detail,
+            )
+        cls = entry.error_class
+        if cls in (ErrorClass.PAUSE_CAMPAIGN, ErrorClass.FAIL_CAMPAIGN):
+            target = _C.PAUSED if cls is ErrorClass.PAUSE_CAMPAIGN else _C.FAILED
+            await self._stop_campaign(
+                target, f"{entry.title} ({error.code}): {entry.meaning} {entry.what_to_do}"
+            )
+            return SendOutcome(
+                message.id,
+                _M.RETRY_WAIT,
+                next_attempt_at=now,
+                error_code=error.code,
+                error_title=entry.title,
+                error_detail=detail,
+                refund_attempt=True,
+            )
+        if cls is ErrorClass.NEVER:
+            outcome = failed()
+        elif cls is ErrorClass.NEEDS_TEMPLATE:
+            if (
+                message.route is Route.FREEFORM
+                and self._template is not None
+                and all(name in message.variables for name in self._template_names)
+            ):
+                self._recent.append(False)
+                return SendOutcome(
+                    message.id,
+                    _M.RETRY_WAIT,
+                    next_attempt_at=now,
+                    error_code=error.code,
+                    error_title=entry.title,
+                    error_detail=f"{detail} Re-routed to the template.",
+                    route=Route.TEMPLATE,
+                    refund_attempt=True,
+                )
+            outcome = failed(" The campaign has no approved template to send instead.")
+        else:
+            budget = entry.max_attempts or self.settings.max_attempts
+            if cls is ErrorClass.RETRY_SOON and message.attempts >= budget:
+                outcome = failed(f" Gave up after {message.attempts} attempts.")
+            else:
+                self._recent.append(True)
+                outcome = SendOutcome(
+                    message.id,
+                    _M.RETRY_WAIT,
+                    next_attempt_at=now + self._wait(message, entry, error.retry_after_seconds),
+                    error_code=error.code,
+                    error_title=entry.title,
+                    error_detail=detail,
+                )
+                if entry.account_wide and outcome.next_attempt_at is not None:
+                    hold = outcome.next_attempt_at
+                    if self._hold_until is None or hold > self._hold_until:
+                        self._hold_until = hold
+        await self._check_failure_rate()
+        return outcome
+
+    def _wait(self, message: Message, entry: Any, retry_after: float | None) -> timedelta:
+        s = self.settings
+        if entry.error_class is ErrorClass.RETRY_LATER:
+            seconds = entry.retry_after.total_seconds()
+        else:
+            base = entry.retry_after.total_seconds() if entry.retry_after else s.backoff_base
+            seconds = min(base * 2 ** max(0, message.attempts - 1), s.backoff_cap)
+            seconds *= self._rng.uniform(0.5, 1.5)
+        if retry_after is not None:
+            seconds = max(seconds, retry_after)
+        return timedelta(seconds=seconds)
+
+    async def _check_failure_rate(self) -> None:
+        s = self.settings
+        if len(self._recent) < s.failure_min:
+            return
+        failures = sum(self._recent)
+        if failures / len(self._recent) > s.failure_threshold:
+            self._recent.clear()
+            await self._stop_campaign(
+                _C.PAUSED,
+                f"{failures} of the last {s.failure_window if failures else 0} messages "
+                "failed: the campaign paused itself. Look at the failures, fix the cause, "
+                "then resume.",
+            )
+
+    async def _stop_campaign(self, target: CampaignStatus, detail: str) -> None:
+        if self._stopping:
+            return
+        self.stop()
+        await self._worker.run(
+            self._repo.set_status,
+            self.campaign_id,
+            target,
+            cause="engine",
+            detail=detail,
+            only_from={_C.SENDING},
+        )
+        self._on_change(self.campaign_id)
+
+
+ProviderFor = Callable[[int], Awaitable[Provider]]
+
+
+class CampaignEngine:
+    """Runs a :class:`CampaignRunner` per campaign in ``sending``; explicit start/stop.
+
+    :meth:`start` does the start-up recovery (rows left ``sending`` → ``unknown``, noted
+    on each campaign's timeline) before anything is claimed, then resumes every campaign
+    that is ``sending`` in the database.
+    """
+
+    def __init__(
+        self,
+        *,
+        repo: CampaignRepository,
+        templates: TemplateRepository,
+        worker: DatabaseWorker,
+        provider_for: ProviderFor,
+        settings_overrides: dict[str, Any] | None = None,
+        on_change: Callable[[int], None] = lambda _id: None,
+    ) -> None:
+        self._repo = repo
+        self._templates = templates
+        self._worker = worker
+        self._provider_for = provider_for
+        self._overrides = settings_overrides or {}
+        self._on_change = on_change
+        self._runners: dict[int, tuple[CampaignRunner | None, asyncio.Task[None]]] = {}
+        self._stop_requested: set[int] = set()
+        self.started = False
+
+    async def start(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        moved = await self._worker.run(self._repo.recover_sending)
+        for campaign_id, count in moved.items():
+            await self._worker.run(
+                self._repo.note,
+                campaign_id,
+                cause="recovery",
+                detail=(
+                    f"{count} recipient(s) were being sent when waapp stopped; their outcome "
+                    "is unknown until the provider's status report arrives or you resolve "
+                    "them. They are not resent on their own."
+                ),
+            )
+        for campaign_id in await self._worker.run(self._repo.campaigns_in, _C.SENDING):
+            self.run(campaign_id)
+
+    def running(self, campaign_id: int) -> bool:
+        entry = self._runners.get(campaign_id)
+        return entry is not None and not entry[1].done()
+
+    def run(self, campaign_id: int) -> asyncio.Task[None]:
+        """Work ``campaign_id`` (it must be ``sending`` in the database) unless already."""
+        entry = self._runners.get(campaign_id)
+        if entry is not None and not entry[1].done():
+            return entry[1]
+        self._stop_requested.discard(campaign_id)
+        task = asyncio.create_task(self._run(campaign_id), name=f"campaign-{campaign_id}")
+        self._runners[campaign_id] = (None, task)
+        return task
+
+    async def _run(self, campaign_id: int) -> None:
+        try:
+            campaign = await self._worker.run(self._repo.get, campaign_id)
+            try:
+                provider = await self._provider_for(campaign.account_id)
+                template = (
+                    await self._worker.run(self._templates.get, campaign.template_id)
+                    if campaign.template_id is not None
+                    else None
+                )
+                freeform = (
+                    await self._worker.run(self._templates.get, campaign.freeform_template_id)
+                    if campaign.freeform_template_id is not None
+                    else None
+                )
+            except WaappError as error:
+                await self._worker.run(
+                    self._repo.set_status,
+                    campaign_id,
+                    _C.PAUSED,
+                    cause="engine",
+                    detail=f"cannot send: {error.message} {error.what_to_do}",
+                    only_from={_C.SENDING},
+                )
+                self._on_change(campaign_id)
+                return
+            runner = CampaignRunner(
+                campaign=campaign,
+                repo=self._repo,
+                worker=self._worker,
+                provider=provider,
+                template=template,
+                freeform=freeform,
+                settings=RunnerSettings.for_campaign(campaign, provider, **self._overrides),
+                on_change=self._on_change,
+            )
+            task = self._runners[campaign_id][1]
+            self._runners[campaign_id] = (runner, task)
+            if campaign_id in self._stop_requested:
+                runner.stop()
+            await runner.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("campaign %s: the runner stopped on an error", campaign_id)
+            raise
+
+    async def stop_campaign(self, campaign_id: int) -> None:
+        """Stop claiming for ``campaign_id`` and wait until its requests in flight are written."""
+        entry = self._runners.get(campaign_id)
+        if entry is None:
+            return
+        runner, task = entry
+        self._stop_requested.add(campaign_id)
+        if runner is not None:
+            runner.stop()
+        await asyncio.gather(task, return_exceptions=True)
+
+    async def wait(self, campaign_id: int) -> None:
+        entry = self._runners.get(campaign_id)
+        if entry is not None:
+            await asyncio.gather(entry[1], return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Stop every runner cleanly; campaigns stay ``sending`` and resume at next start."""
+        await asyncio.gather(*(self.stop_campaign(cid) for cid in list(self._runners)))
+        self.started = False

@@ -1,0 +1,298 @@
+"""CampaignService: what the UI and the command line do with campaigns.
+
+Every action goes through the database state first (listmonk's lesson): ``pause`` persists
+``paused`` — from that commit on no claim succeeds — and then waits for the requests in
+flight to be written; ``resume`` persists ``sending`` and starts a runner; ``cancel``
+persists ``cancelled`` with the pending and waiting rows. Each status change is on the
+campaign's timeline with its cause and detail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from waapp.core.entities import Campaign, CampaignEvent, TemplateKind, WindowPolicy
+from waapp.core.errors import ValidationError
+from waapp.core.states import CampaignStatus
+from waapp.core.templates import mapping_from_dict, parse_placeholders
+from waapp.services.campaigns.engine import CampaignEngine, ProviderFor
+from waapp.services.campaigns.planning import plan_messages
+from waapp.services.events import EventBus
+from waapp.store.campaigns import CampaignRepository
+from waapp.store.database import Database
+from waapp.store.worker import DatabaseWorker
+
+__all__ = ["CampaignChanged", "CampaignReport", "CampaignService"]
+
+_C = CampaignStatus
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignChanged:
+    """A campaign's status, counters or rows changed (published on the event bus)."""
+
+    campaign_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignReport:
+    campaign: Campaign
+    counts: dict[str, int]  # per message state, counted from the rows
+    timeline: list[CampaignEvent] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.campaign
+        return {
+            "id": c.id,
+            "name": c.name,
+            "status": c.status.value,
+            "account_id": c.account_id,
+            "counts": self.counts,
+            "created_at": None if c.created_at is None else c.created_at.isoformat(),
+            "started_at": None if c.started_at is None else c.started_at.isoformat(),
+            "finished_at": None if c.finished_at is None else c.finished_at.isoformat(),
+            "timeline": [
+                {
+                    "at": e.at.isoformat(),
+                    "from": None if e.from_status is None else e.from_status.value,
+                    "to": e.to_status.value,
+                    "cause": e.cause,
+                    "detail": e.detail,
+                }
+                for e in self.timeline
+            ],
+        }
+
+
+class CampaignService:
+    """``provider_for(account_id)`` is ``AccountService.provider``."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        worker: DatabaseWorker,
+        provider_for: ProviderFor,
+        bus: EventBus,
+        engine_settings: dict[str, Any] | None = None,
+    ) -> None:
+        self._db = db
+        self._worker = worker
+        self._bus = bus
+        self.repo = CampaignRepository(db.engine, durable=db.durable)
+        self.engine = CampaignEngine(
+            repo=self.repo,
+            templates=db.templates,
+            worker=worker,
+            provider_for=provider_for,
+            settings_overrides=engine_settings,
+            on_change=lambda campaign_id: bus.publish(CampaignChanged(campaign_id)),
+        )
+
+    # --- life cycle --------------------------------------------------------------------
+
+    async def start_engine(self) -> None:
+        """Start-up recovery, then resume every campaign that is ``sending``."""
+        await self.engine.start()
+
+    async def stop_engine(self) -> None:
+        """Drain every runner; ``sending`` campaigns resume at the next start."""
+        await self.engine.stop()
+
+    # --- creating ----------------------------------------------------------------------
+
+    async def create(
+        self,
+        *,
+        name: str,
+        account_id: int,
+        group_ids: list[int],
+        template_id: int | None = None,
+        freeform_template_id: int | None = None,
+        variable_mapping: dict[str, dict[str, str]] | None = None,
+        window_policy: WindowPolicy | None = None,
+        exclude_opted_out: bool = True,
+        pacing: dict[str, Any] | None = None,
+    ) -> Campaign:
+        """A draft campaign. ValidationError when the message cannot be sent as set up:
+        no template nor free-form text, a template that is not approved, a placeholder
+        without a mapping."""
+        mapping_dict = variable_mapping or {}
+        mapping = mapping_from_dict(mapping_dict)
+        if template_id is None and freeform_template_id is None:
+            raise ValidationError("A campaign needs an approved template or a free-form message.")
+        if not group_ids:
+            raise ValidationError("A campaign needs at least one group of recipients.")
+        for template_ref, kind in (
+            (template_id, TemplateKind.APPROVED),
+            (freeform_template_id, TemplateKind.FREEFORM),
+        ):
+            if template_ref is None:
+                continue
+            template = await self._worker.run(self._db.templates.get, template_ref)
+            if template.kind is not kind:
+                raise ValidationError(f"“{template.name}” is not a {kind.value} message.")
+            if kind is TemplateKind.APPROVED and template.status.upper() != "APPROVED":
+                raise ValidationError(
+                    f"The template “{template.name}” is {template.status or 'not approved'}.",
+                    what_to_do="Choose an approved template, or wait for its approval.",
+                )
+            missing = [n for n in parse_placeholders(template.body).names if n not in mapping]
+            if missing:
+                raise ValidationError(
+                    f"“{template.name}” uses {', '.join('{{' + n + '}}' for n in missing)}, "
+                    "which the variable mapping does not fill."
+                )
+        if window_policy is None:
+            window_policy = (
+                WindowPolicy.TEMPLATE_ONLY
+                if freeform_template_id is None
+                else WindowPolicy.FREEFORM_IN_WINDOW
+                if template_id is not None
+                else WindowPolicy.FREEFORM_ONLY
+            )
+        campaign = Campaign(
+            name=name,
+            account_id=account_id,
+            template_id=template_id,
+            freeform_template_id=freeform_template_id,
+            variable_mapping=mapping_dict,
+            audience={"group_ids": list(group_ids), "exclude_opted_out": exclude_opted_out},
+            window_policy=window_policy,
+            pacing=dict(pacing or {}),
+        )
+        created = await self._worker.run(self.repo.add, campaign)
+        assert created.id is not None
+        self._changed(created.id)
+        return created
+
+    async def duplicate(self, campaign_id: int, *, name: str | None = None) -> Campaign:
+        """A new draft with the same audience, message, mapping, policy and pace."""
+        old = await self._worker.run(self.repo.get, campaign_id)
+        copy = Campaign(
+            name=name or f"{old.name} (copy)",
+            account_id=old.account_id,
+            template_id=old.template_id,
+            freeform_template_id=old.freeform_template_id,
+            variable_mapping=old.variable_mapping,
+            audience=old.audience,
+            window_policy=old.window_policy,
+            missed_schedule_policy=old.missed_schedule_policy,
+            missed_after_hours=old.missed_after_hours,
+            pacing=old.pacing,
+        )
+        created = await self._worker.run(self.repo.add, copy)
+        assert created.id is not None
+        self._changed(created.id)
+        return created
+
+    # --- actions -----------------------------------------------------------------------
+
+    async def start(self, campaign_id: int) -> Campaign:
+        """Freeze the recipients (rows with their variables and route, or skipped with the
+        reason), move the campaign to ``sending`` and start its runner."""
+        campaign = await self._worker.run(self.repo.get, campaign_id)
+        template = (
+            await self._worker.run(self._db.templates.get, campaign.template_id)
+            if campaign.template_id is not None
+            else None
+        )
+        freeform = (
+            await self._worker.run(self._db.templates.get, campaign.freeform_template_id)
+            if campaign.freeform_template_id is not None
+            else None
+        )
+        audience = await self._worker.run(
+            self.repo.audience, [int(g) for g in campaign.audience.get("group_ids", [])]
+        )
+        planned = plan_messages(
+            audience,
+            mapping=mapping_from_dict(campaign.variable_mapping),
+            template=template,
+            freeform=freeform,
+            policy=campaign.window_policy,
+            exclude_opted_out=bool(campaign.audience.get("exclude_opted_out", True)),
+            now=datetime.now(UTC),
+        )
+        skipped = sum(1 for p in planned if p.skipped_reason)
+        await self._worker.run(
+            self.repo.begin_sending,
+            campaign_id,
+            planned,
+            cause="user",
+            detail=f"started: {len(planned)} recipient(s), {skipped} skipped",
+        )
+        self.engine.run(campaign_id)
+        self._changed(campaign_id)
+        return await self._worker.run(self.repo.get, campaign_id)
+
+    async def pause(self, campaign_id: int) -> None:
+        """Persist ``paused`` (no claim succeeds after it), then drain the requests in flight."""
+        await self._worker.run(
+            self.repo.set_status, campaign_id, _C.PAUSED, cause="user", detail="paused"
+        )
+        await self.engine.stop_campaign(campaign_id)
+        self._changed(campaign_id)
+
+    async def resume(self, campaign_id: int) -> None:
+        """Persist ``sending`` and work the campaign again (from paused, or failed)."""
+        await self.engine.stop_campaign(campaign_id)  # a draining runner finishes first
+        await self._worker.run(
+            self.repo.set_status, campaign_id, _C.SENDING, cause="user", detail="resumed"
+        )
+        self.engine.run(campaign_id)
+        self._changed(campaign_id)
+
+    async def cancel(self, campaign_id: int) -> int:
+        """Cancel: pending and waiting recipients become ``cancelled`` (how many returned);
+        requests in flight finish and are written."""
+        count = await self._worker.run(
+            self.repo.cancel, campaign_id, cause="user", detail="cancelled"
+        )
+        await self.engine.stop_campaign(campaign_id)
+        self._changed(campaign_id)
+        return count
+
+    async def retry_failed(self, campaign_id: int, *, codes: list[str] | None = None) -> int:
+        """Queue the failed recipients again (only those with ``codes`` when given) and send
+        the campaign again; returns how many. Delivered recipients are never touched."""
+        await self.engine.stop_campaign(campaign_id)
+        count = await self._worker.run(
+            self.repo.retry_failed, campaign_id, codes=codes, cause="user"
+        )
+        if count:
+            self.engine.run(campaign_id)
+        self._changed(campaign_id)
+        return count
+
+    async def resolve_unknown(
+        self, campaign_id: int, message_ids: list[int], *, send_again: bool
+    ) -> int:
+        """The user's word on ``unknown`` recipients: "send again" queues them (resume the
+        campaign to send), otherwise they are marked as sent."""
+        count = await self._worker.run(
+            self.repo.resolve_unknown, campaign_id, message_ids, send_again=send_again
+        )
+        self._changed(campaign_id)
+        return count
+
+    # --- reading -----------------------------------------------------------------------
+
+    async def show(self, campaign_id: int) -> CampaignReport:
+        campaign = await self._worker.run(self.repo.get, campaign_id)
+        counts = await self._worker.run(self.repo.recount, campaign_id)
+        timeline = await self._worker.run(self.repo.events, campaign_id)
+        return CampaignReport(campaign, counts, timeline)
+
+    async def list(self, status: CampaignStatus | None = None) -> list[Campaign]:
+        return await self._worker.run(self.repo.list, status)
+
+    async def wait(self, campaign_id: int) -> Campaign:
+        """Until the campaign's runner (if any) has stopped; the campaign as it is then."""
+        await self.engine.wait(campaign_id)
+        return await self._worker.run(self.repo.get, campaign_id)
+
+    def _changed(self, campaign_id: int) -> None:
+        self._bus.publish(CampaignChanged(campaign_id))

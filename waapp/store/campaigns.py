@@ -1,0 +1,711 @@
+"""The campaign store: campaigns, their timeline, and the per-recipient ledger (``messages``).
+
+:class:`CampaignRepository` is what the campaign engine and service stand on. Each method
+is one transaction; call it on the database worker. The promises it keeps
+(reliability.md §1, architecture.md "The engine"):
+
+- **The claim** (:meth:`CampaignRepository.claim`) moves due ``pending`` / ``retry_wait`` rows
+  to ``sending`` (attempts + 1) in a *durable* transaction (``synchronous=FULL``), and only
+  while the campaign is ``sending`` in the database: a pause persisted by anyone stops every
+  later claim at once. The engine sends nothing it has not claimed this way.
+- **Results** (:meth:`CampaignRepository.record_results`) are written in batches, one
+  transaction each, with the campaign counters moved by the same delta. They are
+  forward-only: a result applies only to a row still ``sending``; a row a delivery receipt
+  already moved on (``delivered``/``read``, matched by our reference) keeps its state and
+  only gains the provider message id if it had none.
+- **Counters** (message state → count, states without rows absent) always change in the
+  transaction that changes the rows; :func:`waapp.store.statuses.recount` recounts them.
+- Every campaign status change goes through
+  :func:`~waapp.core.states.check_campaign_transition` and is recorded in
+  ``campaign_events`` with its cause and detail, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, select
+from sqlalchemy.engine import Connection, Engine
+
+from waapp.core.entities import (
+    Campaign,
+    CampaignEvent,
+    Contact,
+    Message,
+    MissedSchedulePolicy,
+    Route,
+    WindowPolicy,
+)
+from waapp.core.errors import NotFound, ValidationError
+from waapp.core.states import CampaignStatus, MessageState, check_campaign_transition
+from waapp.store.engine import batched, json_text, writer
+from waapp.store.schema import (
+    campaign_events,
+    campaigns,
+    contact_groups,
+    contacts,
+    format_utc,
+    messages,
+)
+from waapp.store.statuses import recount
+
+__all__ = [
+    "CampaignRepository",
+    "PlannedMessage",
+    "SendOutcome",
+    "StatusChange",
+]
+
+_M = MessageState
+_C = CampaignStatus
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMessage:
+    """One recipient as the campaign's start freezes it: route and variables, or skipped."""
+
+    contact_id: int | None
+    phone_e164: str
+    route: Route
+    variables: dict[str, str]
+    skipped_reason: str | None = None  # set: the row is stored ``skipped`` with this detail
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """What one send attempt ended in, as the engine writes it back.
+
+    ``state`` is ``sent``, ``retry_wait``, ``failed`` or ``unknown``. ``route`` re-routes the
+    row (needs-template). ``refund_attempt`` gives the claim's attempt back: the request was
+    never made (released on pause) or was refused for the whole account.
+    """
+
+    message_id: int
+    state: MessageState
+    provider_message_id: str | None = None
+    next_attempt_at: datetime | None = None
+    error_code: str | None = None
+    error_title: str | None = None
+    error_detail: str | None = None
+    route: Route | None = None
+    refund_attempt: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    campaign_id: int
+    from_status: CampaignStatus
+    to_status: CampaignStatus
+
+
+def _campaign(row: Row[Any]) -> Campaign:
+    return Campaign(
+        id=row.id,
+        name=row.name,
+        account_id=row.account_id,
+        template_id=row.template_id,
+        freeform_template_id=row.freeform_template_id,
+        variable_mapping=dict(row.variable_mapping),
+        audience=dict(row.audience),
+        window_policy=WindowPolicy(row.window_policy),
+        scheduled_at=row.scheduled_at,
+        missed_schedule_policy=MissedSchedulePolicy(row.missed_schedule_policy),
+        missed_after_hours=row.missed_after_hours,
+        pacing=dict(row.pacing),
+        status=CampaignStatus(row.status),
+        counters=_tidy(dict(row.counters)),
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
+
+
+def _message(row: Row[Any]) -> Message:
+    times = {
+        state: value
+        for state, value in (
+            ("sending", row.sending_at),
+            ("sent", row.sent_at),
+            ("delivered", row.delivered_at),
+            ("read", row.read_at),
+            ("failed", row.failed_at),
+        )
+        if value is not None
+    }
+    return Message(
+        id=row.id,
+        campaign_id=row.campaign_id,
+        contact_id=row.contact_id,
+        phone_e164=row.phone_e164,
+        route=Route(row.route),
+        variables=dict(row.variables),
+        state=MessageState(row.state),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        provider_message_id=row.provider_message_id,
+        error_code=row.error_code,
+        error_title=row.error_title,
+        error_detail=row.error_detail,
+        state_times=times,
+    )
+
+
+def _tidy(counters: dict[str, Any]) -> dict[str, int]:
+    return {str(k): int(v) for k, v in sorted(counters.items()) if isinstance(v, int) and v}
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def _shift_counters(conn: Connection, campaign_id: int, delta: Counter[str]) -> None:
+    """Move the campaign's counters by ``delta``; recount when they cannot take it."""
+    if not any(delta.values()):
+        return
+    text = conn.exec_driver_sql(
+        "SELECT counters FROM campaigns WHERE id = ?", (campaign_id,)
+    ).scalar()
+    try:
+        counters = json.loads(text) if text else {}
+    except ValueError:
+        counters = {}
+    if not isinstance(counters, dict):
+        counters = {}
+    counters = {k: v for k, v in counters.items() if isinstance(v, int)}
+    for state, change in delta.items():
+        counters[state] = counters.get(state, 0) + change
+    if any(count < 0 for count in counters.values()):
+        counters = recount(conn, campaign_id)
+    conn.exec_driver_sql(
+        "UPDATE campaigns SET counters = ? WHERE id = ?", (json_text(_tidy(counters)), campaign_id)
+    )
+
+
+class CampaignRepository:
+    """Campaigns and their ledger over SQLite (see the module doc).
+
+    ``durable`` is :meth:`waapp.store.database.Database.durable`: the claim's transaction.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        durable: Callable[[], AbstractContextManager[Connection]],
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+        self._durable = durable
+        self._clock = clock
+
+    # --- campaigns ---------------------------------------------------------------------
+
+    def add(self, campaign: Campaign) -> Campaign:
+        """Insert a new campaign as a ``draft`` with its first timeline entry."""
+        if not campaign.name.strip():
+            raise ValidationError("A campaign needs a name.")
+        now = self._clock()
+        with self._writer.begin() as conn:
+            result = conn.execute(
+                insert(campaigns).values(
+                    name=campaign.name.strip(),
+                    account_id=campaign.account_id,
+                    template_id=campaign.template_id,
+                    freeform_template_id=campaign.freeform_template_id,
+                    variable_mapping=campaign.variable_mapping,
+                    audience=campaign.audience,
+                    window_policy=WindowPolicy(campaign.window_policy).value,
+                    scheduled_at=campaign.scheduled_at,
+                    missed_schedule_policy=MissedSchedulePolicy(
+                        campaign.missed_schedule_policy
+                    ).value,
+                    missed_after_hours=campaign.missed_after_hours,
+                    pacing=campaign.pacing,
+                    status=_C.DRAFT.value,
+                    counters={},
+                    created_at=now,
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            campaign_id = key[0]
+            conn.execute(
+                insert(campaign_events).values(
+                    campaign_id=campaign_id,
+                    at=now,
+                    from_status=None,
+                    to_status=_C.DRAFT.value,
+                    cause="user",
+                    detail="created",
+                )
+            )
+            return self._get(conn, int(campaign_id))
+
+    @staticmethod
+    def _get(conn: Connection, campaign_id: int) -> Campaign:
+        row = conn.execute(select(campaigns).where(campaigns.c.id == campaign_id)).first()
+        if row is None:
+            raise NotFound(f"Campaign {campaign_id} does not exist.")
+        return _campaign(row)
+
+    def get(self, campaign_id: int) -> Campaign:
+        """Raises NotFound."""
+        with self._engine.connect() as conn:
+            return self._get(conn, campaign_id)
+
+    def list(self, status: CampaignStatus | None = None) -> builtins.list[Campaign]:
+        """Newest first."""
+        stmt = select(campaigns).order_by(campaigns.c.id.desc())
+        if status is not None:
+            stmt = stmt.where(campaigns.c.status == CampaignStatus(status).value)
+        with self._engine.connect() as conn:
+            return [_campaign(row) for row in conn.execute(stmt)]
+
+    def events(self, campaign_id: int) -> builtins.list[CampaignEvent]:
+        """The timeline, oldest first."""
+        e = campaign_events.c
+        stmt = select(campaign_events).where(e.campaign_id == campaign_id).order_by(e.at, e.id)
+        with self._engine.connect() as conn:
+            return [
+                CampaignEvent(
+                    id=row.id,
+                    campaign_id=row.campaign_id,
+                    at=row.at,
+                    from_status=None if row.from_status is None else _C(row.from_status),
+                    to_status=_C(row.to_status),
+                    cause=row.cause,
+                    detail=row.detail,
+                )
+                for row in conn.execute(stmt)
+            ]
+
+    def _transition(
+        self,
+        conn: Connection,
+        campaign_id: int,
+        target: CampaignStatus,
+        *,
+        cause: str,
+        detail: str,
+        only_from: Iterable[CampaignStatus] | None = None,
+    ) -> StatusChange | None:
+        """Change the status inside ``conn``'s transaction and record it on the timeline.
+
+        ``only_from``: do nothing (None) unless the status is one of these — for the
+        engine, whose view may be stale (the user paused meanwhile). Otherwise a refused
+        change raises InvalidTransition.
+        """
+        current = self._get(conn, campaign_id).status
+        if only_from is not None and current not in set(only_from):
+            return None
+        check_campaign_transition(current, target)
+        now = self._clock()
+        values: dict[str, Any] = {"status": target.value}
+        if target is _C.SENDING:
+            conn.exec_driver_sql(
+                "UPDATE campaigns SET started_at = COALESCE(started_at, ?), finished_at = NULL "
+                "WHERE id = ?",
+                (format_utc(now), campaign_id),
+            )
+        if target.is_final:
+            values["finished_at"] = now
+        conn.execute(campaigns.update().where(campaigns.c.id == campaign_id).values(**values))
+        conn.execute(
+            insert(campaign_events).values(
+                campaign_id=campaign_id,
+                at=now,
+                from_status=current.value,
+                to_status=target.value,
+                cause=cause,
+                detail=detail,
+            )
+        )
+        return StatusChange(campaign_id, current, target)
+
+    def set_status(
+        self,
+        campaign_id: int,
+        target: CampaignStatus,
+        *,
+        cause: str,
+        detail: str = "",
+        only_from: Iterable[CampaignStatus] | None = None,
+    ) -> StatusChange | None:
+        """Change the campaign's status (see ``_transition``) in its own transaction."""
+        with self._writer.begin() as conn:
+            return self._transition(
+                conn, campaign_id, target, cause=cause, detail=detail, only_from=only_from
+            )
+
+    def note(self, campaign_id: int, *, cause: str, detail: str) -> None:
+        """A timeline entry without a status change (from = to = the current status)."""
+        with self._writer.begin() as conn:
+            current = self._get(conn, campaign_id).status
+            conn.execute(
+                insert(campaign_events).values(
+                    campaign_id=campaign_id,
+                    at=self._clock(),
+                    from_status=current.value,
+                    to_status=current.value,
+                    cause=cause,
+                    detail=detail,
+                )
+            )
+
+    # --- the audience and the ledger ---------------------------------------------------
+
+    def audience(self, group_ids: Sequence[int]) -> builtins.list[Contact]:
+        """The contacts of any of ``group_ids``, each once, by id."""
+        if not group_ids:
+            return []
+        cg = contact_groups.c
+        members = select(cg.contact_id).where(cg.group_id.in_(list(group_ids)))
+        stmt = select(contacts).where(contacts.c.id.in_(members)).order_by(contacts.c.id)
+        with self._engine.connect() as conn:
+            return [
+                Contact(
+                    id=row.id,
+                    phone_e164=row.phone_e164,
+                    wa_id=row.wa_id,
+                    name=row.name,
+                    fields=dict(row.fields),
+                    opted_out_at=row.opted_out_at,
+                    opt_out_reason=row.opt_out_reason,
+                    last_inbound_at=row.last_inbound_at,
+                )
+                for row in conn.execute(stmt)
+            ]
+
+    def begin_sending(
+        self, campaign_id: int, planned: Sequence[PlannedMessage], *, cause: str, detail: str
+    ) -> StatusChange:
+        """Freeze the ledger and move the campaign to ``sending``, in one transaction.
+
+        A draft passes through ``scheduled`` (the state machine's only way to ``sending``).
+        The rows are inserted only when the campaign has none yet; later starts (resume)
+        must go through :meth:`set_status`.
+        """
+        now = self._clock()
+        stamp = format_utc(now)
+        with self._writer.begin() as conn:
+            current = self._get(conn, campaign_id).status
+            if current not in (_C.DRAFT, _C.SCHEDULED):
+                check_campaign_transition(current, _C.SCHEDULED)  # raises: cannot start
+            has_rows = conn.exec_driver_sql(
+                "SELECT 1 FROM messages WHERE campaign_id = ? LIMIT 1", (campaign_id,)
+            ).first()
+            if has_rows is None and planned:
+                conn.exec_driver_sql(
+                    "INSERT INTO messages (campaign_id, contact_id, phone_e164, route, "
+                    "variables, state, attempts, error_detail, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                    [
+                        (
+                            campaign_id,
+                            p.contact_id,
+                            p.phone_e164,
+                            p.route.value,
+                            json_text(p.variables),
+                            (_M.SKIPPED if p.skipped_reason else _M.PENDING).value,
+                            p.skipped_reason,
+                            stamp,
+                        )
+                        for p in planned
+                    ],
+                )
+                conn.exec_driver_sql(
+                    "UPDATE campaigns SET counters = ? WHERE id = ?",
+                    (json_text(_tidy(recount(conn, campaign_id))), campaign_id),
+                )
+            if current is _C.DRAFT:
+                self._transition(conn, campaign_id, _C.SCHEDULED, cause=cause, detail="")
+            change = self._transition(conn, campaign_id, _C.SENDING, cause=cause, detail=detail)
+            assert change is not None
+            return change
+
+    def claim(self, campaign_id: int, *, limit: int) -> builtins.list[Message]:
+        """Claim up to ``limit`` due rows (oldest first) in a durable transaction.
+
+        Nothing is claimed unless the campaign is ``sending`` in the database.
+        """
+        now = format_utc(self._clock())
+        with self._durable() as conn:
+            status = conn.exec_driver_sql(
+                "SELECT status FROM campaigns WHERE id = ?", (campaign_id,)
+            ).scalar()
+            if status != _C.SENDING.value or limit <= 0:
+                return []
+            due = conn.exec_driver_sql(
+                "SELECT id, state FROM messages WHERE campaign_id = ? AND (state = 'pending' "
+                "OR (state = 'retry_wait' AND next_attempt_at <= ?)) ORDER BY id LIMIT ?",
+                (campaign_id, now, limit),
+            ).all()
+            if not due:
+                return []
+            ids = [row[0] for row in due]
+            conn.exec_driver_sql(
+                f"UPDATE messages SET state = 'sending', attempts = attempts + 1, "
+                f"sending_at = ?, next_attempt_at = NULL, updated_at = ? "
+                f"WHERE id IN ({_marks(len(ids))})",
+                (now, now, *ids),
+            )
+            delta: Counter[str] = Counter()
+            for _, state in due:
+                delta[state] -= 1
+            delta[_M.SENDING.value] += len(due)
+            _shift_counters(conn, campaign_id, delta)
+            rows = conn.execute(
+                select(messages).where(messages.c.id.in_(ids)).order_by(messages.c.id)
+            )
+            return [_message(row) for row in rows]
+
+    def record_results(self, outcomes: Sequence[SendOutcome]) -> dict[int, Counter[str]]:
+        """Write a batch of send outcomes, forward-only (module doc). Returns the counter
+        delta per campaign."""
+        if not outcomes:
+            return {}
+        now = format_utc(self._clock())
+        deltas: dict[int, Counter[str]] = {}
+        with self._writer.begin() as conn:
+            current: dict[int, tuple[int, str, str | None]] = {}
+            for chunk in batched([o.message_id for o in outcomes]):
+                sql = (
+                    "SELECT id, campaign_id, state, provider_message_id FROM messages "
+                    f"WHERE id IN ({_marks(len(chunk))})"
+                )
+                for row in conn.exec_driver_sql(sql, tuple(chunk)):
+                    current[row[0]] = (row[1], row[2], row[3])
+            for outcome in outcomes:
+                found = current.get(outcome.message_id)
+                if found is None:
+                    continue
+                campaign_id, state, provider_id = found
+                if state != _M.SENDING.value:
+                    # A receipt overtook the result: keep its state, learn the id.
+                    if outcome.provider_message_id and provider_id is None:
+                        conn.exec_driver_sql(
+                            "UPDATE messages SET provider_message_id = ?, updated_at = ? "
+                            "WHERE id = ?",
+                            (outcome.provider_message_id, now, outcome.message_id),
+                        )
+                    continue
+                target = outcome.state
+                conn.exec_driver_sql(
+                    "UPDATE messages SET state = ?, provider_message_id = COALESCE(?, "
+                    "provider_message_id), next_attempt_at = ?, error_code = ?, error_title = ?, "
+                    "error_detail = ?, route = COALESCE(?, route), attempts = attempts - ?, "
+                    "sent_at = CASE WHEN ? THEN ? ELSE sent_at END, "
+                    "failed_at = CASE WHEN ? THEN ? ELSE failed_at END, updated_at = ? "
+                    "WHERE id = ?",
+                    (
+                        target.value,
+                        outcome.provider_message_id,
+                        None
+                        if outcome.next_attempt_at is None
+                        else format_utc(outcome.next_attempt_at),
+                        outcome.error_code,
+                        outcome.error_title,
+                        outcome.error_detail,
+                        None if outcome.route is None else outcome.route.value,
+                        1 if outcome.refund_attempt else 0,
+                        target is _M.SENT,
+                        now,
+                        target is _M.FAILED,
+                        now,
+                        now,
+                        outcome.message_id,
+                    ),
+                )
+                current[outcome.message_id] = (campaign_id, target.value, provider_id)
+                delta = deltas.setdefault(campaign_id, Counter())
+                delta[state] -= 1
+                delta[target.value] += 1
+            for campaign_id, delta in deltas.items():
+                _shift_counters(conn, campaign_id, delta)
+        return deltas
+
+    def recover_sending(self) -> dict[int, int]:
+        """Start-up recovery: every row left ``sending`` becomes ``unknown`` (its request
+        may have left). Returns campaign id → rows moved."""
+        now = format_utc(self._clock())
+        with self._writer.begin() as conn:
+            found = conn.exec_driver_sql(
+                "SELECT campaign_id, COUNT(*) FROM messages WHERE state = 'sending' "
+                "GROUP BY campaign_id"
+            ).all()
+            if not found:
+                return {}
+            conn.exec_driver_sql(
+                "UPDATE messages SET state = 'unknown', error_title = ?, error_detail = ?, "
+                "updated_at = ? WHERE state = 'sending'",
+                (
+                    "Outcome unknown",
+                    "waapp stopped while this message was being sent; it may or may not have "
+                    "reached the provider.",
+                    now,
+                ),
+            )
+            moved: dict[int, int] = {}
+            for campaign_id, count in found:
+                _shift_counters(
+                    conn, campaign_id, Counter({_M.SENDING.value: -count, _M.UNKNOWN.value: count})
+                )
+                moved[campaign_id] = count
+            return moved
+
+    def _move_rows(
+        self,
+        conn: Connection,
+        campaign_id: int,
+        where: str,
+        params: tuple[Any, ...],
+        sets: str,
+        set_params: tuple[Any, ...],
+        target: MessageState,
+    ) -> int:
+        rows = conn.exec_driver_sql(
+            f"SELECT id, state FROM messages WHERE campaign_id = ? AND {where}",
+            (campaign_id, *params),
+        ).all()
+        if not rows:
+            return 0
+        delta: Counter[str] = Counter()
+        ids = [row[0] for row in rows]
+        for chunk in batched(ids):
+            conn.exec_driver_sql(
+                f"UPDATE messages SET state = ?, {sets} WHERE id IN ({_marks(len(chunk))})",
+                (target.value, *set_params, *chunk),
+            )
+        for _, state in rows:
+            delta[state] -= 1
+            delta[target.value] += 1
+        _shift_counters(conn, campaign_id, delta)
+        return len(rows)
+
+    def cancel(self, campaign_id: int, *, cause: str, detail: str = "") -> int:
+        """Cancel the campaign: its pending and waiting rows become ``cancelled``."""
+        now = format_utc(self._clock())
+        with self._writer.begin() as conn:
+            self._transition(conn, campaign_id, _C.CANCELLED, cause=cause, detail=detail)
+            return self._move_rows(
+                conn,
+                campaign_id,
+                "state IN ('pending', 'retry_wait')",
+                (),
+                "next_attempt_at = NULL, updated_at = ?",
+                (now,),
+                _M.CANCELLED,
+            )
+
+    def retry_failed(self, campaign_id: int, *, codes: Sequence[str] | None, cause: str) -> int:
+        """Failed rows (only those with ``codes`` when given) back to ``pending`` and the
+        campaign to ``sending``. Returns how many rows were queued again."""
+        now = format_utc(self._clock())
+        where = "state = 'failed'"
+        params: tuple[Any, ...] = ()
+        if codes is not None:
+            where += f" AND error_code IN ({_marks(len(codes))})" if codes else " AND 0"
+            params = tuple(codes)
+        with self._writer.begin() as conn:
+            count = self._move_rows(
+                conn,
+                campaign_id,
+                where,
+                params,
+                "attempts = 0, next_attempt_at = NULL, error_code = NULL, error_title = NULL, "
+                "error_detail = NULL, failed_at = NULL, updated_at = ?",
+                (now,),
+                _M.PENDING,
+            )
+            if count:
+                self._transition(
+                    conn,
+                    campaign_id,
+                    _C.SENDING,
+                    cause=cause,
+                    detail=f"retry failed: {count} recipient(s) queued again",
+                )
+            return count
+
+    def resolve_unknown(
+        self, campaign_id: int, message_ids: Sequence[int], *, send_again: bool
+    ) -> int:
+        """The user's decision on ``unknown`` rows: "mark as sent" or "send again"."""
+        now = format_utc(self._clock())
+        ids = tuple(message_ids)
+        if not ids:
+            return 0
+        with self._writer.begin() as conn:
+            where = f"state = 'unknown' AND id IN ({_marks(len(ids))})"
+            if send_again:
+                return self._move_rows(
+                    conn,
+                    campaign_id,
+                    where,
+                    ids,
+                    "attempts = 0, error_title = NULL, error_detail = NULL, updated_at = ?",
+                    (now,),
+                    _M.PENDING,
+                )
+            return self._move_rows(
+                conn,
+                campaign_id,
+                where,
+                ids,
+                "sent_at = COALESCE(sent_at, ?), error_title = NULL, "
+                "error_detail = 'marked as sent by the user', updated_at = ?",
+                (now, now),
+                _M.SENT,
+            )
+
+    # --- reads for the engine and the views --------------------------------------------
+
+    def open_work(self, campaign_id: int) -> tuple[dict[str, int], datetime | None]:
+        """Counts of rows by state (from the rows) and the earliest retry time."""
+        with self._engine.connect() as conn:
+            counts = recount(conn, campaign_id)
+            first = conn.exec_driver_sql(
+                "SELECT MIN(next_attempt_at) FROM messages WHERE campaign_id = ? "
+                "AND state = 'retry_wait'",
+                (campaign_id,),
+            ).scalar()
+        return counts, None if first is None else datetime.fromisoformat(first).astimezone(UTC)
+
+    def recount(self, campaign_id: int) -> dict[str, int]:
+        with self._engine.connect() as conn:
+            return recount(conn, campaign_id)
+
+    def messages(
+        self, campaign_id: int, state: MessageState | None = None
+    ) -> builtins.list[Message]:
+        m = messages.c
+        stmt = select(messages).where(m.campaign_id == campaign_id).order_by(m.id)
+        if state is not None:
+            stmt = stmt.where(m.state == MessageState(state).value)
+        with self._engine.connect() as conn:
+            return [_message(row) for row in conn.execute(stmt)]
+
+    def campaigns_in(self, status: CampaignStatus) -> builtins.list[int]:
+        with self._engine.connect() as conn:
+            return [
+                row[0]
+                for row in conn.exec_driver_sql(
+                    "SELECT id FROM campaigns WHERE status = ? ORDER BY id", (status.value,)
+                )
+            ]
+
+
+#: States that still need the engine (``unknown`` waits for the user or a receipt).
+OPEN_STATES = frozenset({_M.PENDING, _M.RETRY_WAIT, _M.SENDING})
