@@ -45,7 +45,7 @@ from waapp.core.entities import (
 )
 from waapp.core.errors import NotFound, ValidationError
 from waapp.core.states import CampaignStatus, MessageState, check_campaign_transition
-from waapp.store.engine import batched, json_text, writer
+from waapp.store.engine import batched, json_text, placeholders, writer
 from waapp.store.schema import (
     campaign_events,
     campaigns,
@@ -54,7 +54,7 @@ from waapp.store.schema import (
     format_utc,
     messages,
 )
-from waapp.store.statuses import recount
+from waapp.store.statuses import message_from_row, recount
 
 __all__ = [
     "CampaignRepository",
@@ -131,42 +131,8 @@ def _campaign(row: Row[Any]) -> Campaign:
     )
 
 
-def _message(row: Row[Any]) -> Message:
-    times = {
-        state: value
-        for state, value in (
-            ("sending", row.sending_at),
-            ("sent", row.sent_at),
-            ("delivered", row.delivered_at),
-            ("read", row.read_at),
-            ("failed", row.failed_at),
-        )
-        if value is not None
-    }
-    return Message(
-        id=row.id,
-        campaign_id=row.campaign_id,
-        contact_id=row.contact_id,
-        phone_e164=row.phone_e164,
-        route=Route(row.route),
-        variables=dict(row.variables),
-        state=MessageState(row.state),
-        attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at,
-        provider_message_id=row.provider_message_id,
-        error_code=row.error_code,
-        error_title=row.error_title,
-        error_detail=row.error_detail,
-        state_times=times,
-    )
-
-
 def _tidy(counters: dict[str, Any]) -> dict[str, int]:
     return {str(k): int(v) for k, v in sorted(counters.items()) if isinstance(v, int) and v}
-
-
-def _marks(count: int) -> str:
-    return ", ".join("?" * count)
 
 
 def _shift_counters(conn: Connection, campaign_id: int, delta: Counter[str]) -> None:
@@ -458,7 +424,7 @@ class CampaignRepository:
             conn.exec_driver_sql(
                 f"UPDATE messages SET state = 'sending', attempts = attempts + 1, "
                 f"sending_at = ?, next_attempt_at = NULL, updated_at = ? "
-                f"WHERE id IN ({_marks(len(ids))})",
+                f"WHERE id IN ({placeholders(len(ids))})",
                 (now, now, *ids),
             )
             delta: Counter[str] = Counter()
@@ -469,7 +435,7 @@ class CampaignRepository:
             rows = conn.execute(
                 select(messages).where(messages.c.id.in_(ids)).order_by(messages.c.id)
             )
-            return [_message(row) for row in rows]
+            return [message_from_row(row) for row in rows]
 
     def record_results(self, outcomes: Sequence[SendOutcome]) -> dict[int, Counter[str]]:
         """Write a batch of send outcomes, forward-only (module doc). Returns the counter
@@ -483,7 +449,7 @@ class CampaignRepository:
             for chunk in batched([o.message_id for o in outcomes]):
                 sql = (
                     "SELECT id, campaign_id, state, provider_message_id FROM messages "
-                    f"WHERE id IN ({_marks(len(chunk))})"
+                    f"WHERE id IN ({placeholders(len(chunk))})"
                 )
                 for row in conn.exec_driver_sql(sql, tuple(chunk)):
                     current[row[0]] = (row[1], row[2], row[3])
@@ -585,7 +551,7 @@ class CampaignRepository:
         ids = [row[0] for row in rows]
         for chunk in batched(ids):
             conn.exec_driver_sql(
-                f"UPDATE messages SET state = ?, {sets} WHERE id IN ({_marks(len(chunk))})",
+                f"UPDATE messages SET state = ?, {sets} WHERE id IN ({placeholders(len(chunk))})",
                 (target.value, *set_params, *chunk),
             )
         for _, state in rows:
@@ -616,7 +582,7 @@ class CampaignRepository:
         where = "state = 'failed'"
         params: tuple[Any, ...] = ()
         if codes is not None:
-            where += f" AND error_code IN ({_marks(len(codes))})" if codes else " AND 0"
+            where += f" AND error_code IN ({placeholders(len(codes))})" if codes else " AND 0"
             params = tuple(codes)
         with self._writer.begin() as conn:
             count = self._move_rows(
@@ -648,7 +614,7 @@ class CampaignRepository:
         if not ids:
             return 0
         with self._writer.begin() as conn:
-            where = f"state = 'unknown' AND id IN ({_marks(len(ids))})"
+            where = f"state = 'unknown' AND id IN ({placeholders(len(ids))})"
             if send_again:
                 return self._move_rows(
                     conn,
@@ -695,7 +661,7 @@ class CampaignRepository:
         if state is not None:
             stmt = stmt.where(m.state == MessageState(state).value)
         with self._engine.connect() as conn:
-            return [_message(row) for row in conn.execute(stmt)]
+            return [message_from_row(row) for row in conn.execute(stmt)]
 
     def campaigns_in(self, status: CampaignStatus) -> builtins.list[int]:
         with self._engine.connect() as conn:

@@ -36,6 +36,7 @@ __all__ = [
     "escape_like",
     "fold",
     "json_text",
+    "placeholders",
     "writer",
 ]
 
@@ -64,6 +65,11 @@ def escape_like(text: str, escape: str = "\\") -> str:
     return (
         text.replace(escape, escape + escape).replace("%", escape + "%").replace("_", escape + "_")
     )
+
+
+def placeholders(count: int) -> str:
+    """``?, ?, ?`` for an ``IN (…)`` of ``count`` values in raw SQL."""
+    return ", ".join("?" * count)
 
 
 def batched(items: Sequence[_T], size: int = IN_BATCH) -> Iterator[Sequence[_T]]:

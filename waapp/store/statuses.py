@@ -46,7 +46,7 @@ from sqlalchemy.engine import Connection, Engine
 from waapp.core.entities import InboundMessage, Message, Route, StatusEvent
 from waapp.core.ports import InboundText, StatusUpdate
 from waapp.core.states import DeliveryStatus, MessageState, merge_status
-from waapp.store.engine import batched, json_text, writer
+from waapp.store.engine import batched, json_text, placeholders, writer
 from waapp.store.schema import (
     campaigns,
     format_utc,
@@ -61,6 +61,7 @@ __all__ = [
     "ApplySummary",
     "IncomingEvent",
     "StatusRepository",
+    "message_from_row",
 ]
 
 #: The states the poller asks the provider about: the request left (or may have left), and
@@ -230,10 +231,6 @@ def _raw(update: StatusUpdate) -> str:
     return _compact_json(extra) if extra else ""
 
 
-def _placeholders(count: int) -> str:
-    return ", ".join("?" * count)
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -284,7 +281,7 @@ class StatusRepository:
         ordered = sorted(ids)
         found: set[int] = set()
         for chunk in batched(ordered):
-            sql = f"SELECT id FROM accounts WHERE id IN ({_placeholders(len(chunk))})"
+            sql = f"SELECT id FROM accounts WHERE id IN ({placeholders(len(chunk))})"
             found.update(row[0] for row in conn.exec_driver_sql(sql, tuple(chunk)))
         return found
 
@@ -379,7 +376,7 @@ class StatusRepository:
         for chunk in batched(provider_ids):
             sql = (
                 f"SELECT {_LEDGER_COLUMNS} {_LEDGER_FROM} "
-                f"WHERE m.provider_message_id IN ({_placeholders(len(chunk))})"
+                f"WHERE m.provider_message_id IN ({placeholders(len(chunk))})"
             )
             for row in conn.exec_driver_sql(sql, tuple(chunk)):
                 ledger = _ledger(row)
@@ -395,7 +392,7 @@ class StatusRepository:
                 by_reference[int(reference)].append(key)
         for ids in batched(sorted(by_reference)):
             sql = (
-                f"SELECT {_LEDGER_COLUMNS} {_LEDGER_FROM} WHERE m.id IN ({_placeholders(len(ids))})"
+                f"SELECT {_LEDGER_COLUMNS} {_LEDGER_FROM} WHERE m.id IN ({placeholders(len(ids))})"
             )
             for row in conn.exec_driver_sql(sql, tuple(ids)):
                 ledger = _ledger(row)
@@ -450,7 +447,7 @@ class StatusRepository:
             return
         updated: list[tuple[str, int]] = []
         for chunk in batched(sorted(deltas)):
-            sql = f"SELECT id, counters FROM campaigns WHERE id IN ({_placeholders(len(chunk))})"
+            sql = f"SELECT id, counters FROM campaigns WHERE id IN ({placeholders(len(chunk))})"
             for campaign_id, text in conn.exec_driver_sql(sql, tuple(chunk)):
                 counters = _counters_from_json(text)
                 for state, delta in deltas[campaign_id].items():
@@ -589,7 +586,7 @@ class StatusRepository:
         if newer_than is not None:
             stmt = stmt.where(m.updated_at > newer_than)
         with self._engine.connect() as conn:
-            return [_message(row) for row in conn.execute(stmt)]
+            return [message_from_row(row) for row in conn.execute(stmt)]
 
     def counters(self, campaign_id: int) -> dict[str, int]:
         """The campaign's stored counters (state → count)."""
@@ -636,7 +633,7 @@ def _contacts_by_phone(conn: Connection, phones: set[str]) -> dict[str, _Contact
     by_wa_id: dict[str, _ContactState] = {}
     keys = sorted(phones | {phone.lstrip("+") for phone in phones})
     for chunk in batched(keys):
-        marks = _placeholders(len(chunk))
+        marks = placeholders(len(chunk))
         sql = (
             "SELECT id, last_inbound_at, opted_out_at, opt_out_reason, phone_e164, wa_id "
             f"FROM contacts WHERE phone_e164 IN ({marks}) OR wa_id IN ({marks})"
@@ -650,7 +647,8 @@ def _contacts_by_phone(conn: Connection, phones: set[str]) -> dict[str, _Contact
     return {phone: state for phone, state in found.items() if state is not None}
 
 
-def _message(row: Row[Any]) -> Message:
+def message_from_row(row: Row[Any]) -> Message:
+    """A ``messages`` row as the core entity (the ledger's and the poller's reading)."""
     times = {
         state: value
         for state, value in (
