@@ -98,3 +98,10 @@ class AccountsChanged:
 @dataclass(frozen=True, slots=True)
 class TemplatesChanged:
     """Templates were synced from a provider, or a local message was saved or deleted."""
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignChanged:
+    """A campaign's status, counters or rows changed."""
+
+    campaign_id: int

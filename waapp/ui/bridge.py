@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from waapp.services.events import (
     AccountsChanged,
+    CampaignChanged,
     ContactsChanged,
     EventBus,
     GroupsChanged,
@@ -32,6 +33,7 @@ class Bridge(QObject):
     templatesChanged = Signal()
     statusesApplied = Signal()  # delivery statuses or replies were written
     intakeChanged = Signal()  # the tunnel's state, or a status batch failed
+    campaignsChanged = Signal()  # a campaign's status or counts changed (also by statuses)
 
     def __init__(
         self, bus: EventBus, *, interval_ms: int = COALESCE_MS, parent: QObject | None = None
@@ -52,6 +54,8 @@ class Bridge(QObject):
             bus.subscribe(InboundReceived, lambda _e: self._raise("statusesApplied")),
             bus.subscribe(TunnelStateChanged, lambda _e: self._raise("intakeChanged")),
             bus.subscribe(StatusBatchFailed, lambda _e: self._raise("intakeChanged")),
+            bus.subscribe(CampaignChanged, lambda _e: self._raise("campaignsChanged")),
+            bus.subscribe(StatusesApplied, lambda _e: self._raise("campaignsChanged")),
         ]
 
     def _raise(self, name: str) -> None:

@@ -19,7 +19,7 @@ from waapp.core.states import CampaignStatus
 from waapp.core.templates import mapping_from_dict, parse_placeholders
 from waapp.services.campaigns.engine import CampaignEngine, ProviderFor
 from waapp.services.campaigns.planning import plan_messages
-from waapp.services.events import EventBus
+from waapp.services.events import CampaignChanged, EventBus
 from waapp.store.campaigns import CampaignRepository
 from waapp.store.database import Database
 from waapp.store.worker import DatabaseWorker
@@ -27,13 +27,6 @@ from waapp.store.worker import DatabaseWorker
 __all__ = ["CampaignChanged", "CampaignReport", "CampaignService"]
 
 _C = CampaignStatus
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignChanged:
-    """A campaign's status, counters or rows changed (published on the event bus)."""
-
-    campaign_id: int
 
 
 @dataclass(frozen=True, slots=True)
