@@ -11,6 +11,9 @@ from hypothesis import strategies as st
 
 from waapp.core.phones import (
     PhoneResult,
+    _normalize,
+    _normalize_any,
+    _plain_digits,
     clear_cache,
     display_phone,
     is_e164,
@@ -267,3 +270,76 @@ def test_never_raises_for_floats(raw: float, region: str | None) -> None:
 def test_indian_mobiles_in_every_form_agree(national: int, form: str) -> None:
     expected = normalize_phone(f"+91{national}").e164
     assert normalize_phone(form.format(n=national), "IN").e164 == expected
+
+
+# --- the fast path of plain cells --------------------------------------------------------
+# Most spreadsheet cells are digits with spaces, "-" and parentheses, and at most one leading
+# "+": normalize_phone reads them without the general cleaning rules. Whatever the input, the
+# outcome must be what the general rules give.
+
+NORMALISED_REGIONS = st.sampled_from([None, "IN", "US", "GB", "BR", "MX", "ID", "DE", "XX"])
+PLAIN_TEXT = st.text(alphabet="0123456789 +-()", max_size=24)
+KNOWN_DIGITS = sorted(
+    {re.sub(r"\D", "", raw) for raw, _region, _e164 in ACCEPTED if isinstance(raw, str)} - {""}
+)
+
+
+@st.composite
+def written_numbers(draw: st.DrawFn) -> str:
+    """A real number (from ACCEPTED) or random digits, with a prefix and separators."""
+    digits = draw(st.sampled_from(KNOWN_DIGITS) | st.text(alphabet="0123456789", max_size=18))
+    prefix = draw(st.sampled_from(["", "+", "00", "0", "+00", "(+", "( ", " - ", "+0"]))
+    cuts = draw(st.lists(st.integers(0, len(digits)), max_size=4, unique=True))
+    pieces, start = [], 0
+    for cut in sorted(cuts):
+        pieces.append(digits[start:cut])
+        pieces.append(draw(st.sampled_from([" ", "-", "(", ")", ") ", " - ", "  "])))
+        start = cut
+    pieces.append(digits[start:])
+    return prefix + "".join(pieces) + draw(st.sampled_from(["", " ", ")", "+"]))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("7033009600", ("7033009600", False)),
+        ("+91 70330 09600", ("917033009600", True)),
+        ("(+91) 70330-09600", ("917033009600", True)),
+        ("  0091 7033009600 ", ("00917033009600", False)),
+        ("(415) 523-8886", ("4155238886", False)),
+        # left to the general rules
+        ("", None),
+        ("+ - ", None),
+        ("917033009600.0", None),
+        ("9.17033E+11", None),
+        ("91.7033.009600", None),
+        ("0151/12345678", None),
+        ("+91+91 7033009600", None),
+        ("91 +7033009600", None),
+        ("+91\u00a070330\u00a009600", None),
+        ("\u200e+91 70330 09600", None),
+        ("９１７０３３００９６００", None),
+        ("whatsapp:+917033009600", None),
+        ("917033009600@s.whatsapp.net", None),
+        ("+91\t7033009600", None),
+    ],
+)
+def test_plain_cells_are_recognised(text: str, expected: tuple[str, bool] | None) -> None:
+    assert _plain_digits(text) == expected
+
+
+@settings(max_examples=1500, deadline=None)
+@given(raw=written_numbers() | PLAIN_TEXT | PHONE_LIKE, region=NORMALISED_REGIONS)
+def test_plain_cells_take_the_same_path_as_the_general_rules(raw: str, region: str | None) -> None:
+    assert _normalize(raw, region) == _normalize_any(raw, region)
+
+
+@pytest.mark.parametrize(("raw", "region", "expected"), ACCEPTED)
+def test_accepted_numbers_agree_on_both_paths(
+    raw: object, region: str | None, expected: str
+) -> None:
+    if not isinstance(raw, str):
+        return  # numbers are turned into text first: covered by test_accepted
+    region = region.upper() if region else None
+    assert _normalize_any(raw, region) == (expected, None)
+    assert _normalize(raw, region) == (expected, None)

@@ -66,6 +66,10 @@ _LIST_SEPARATORS = frozenset(",;|&")
 _SCIENTIFIC_RE = re.compile(r"^\+?(\d+)(?:[.,](\d*))?[eE]([+-]?\d+)$")
 # A whole number that went through a float: "917033009600.0", "917033009600,00".
 _FLOAT_TEXT_RE = re.compile(r"^(\+?\d+)[.,]0+$")
+# The plain cell: ASCII digits, spaces, "-", "(" and ")", at most one "+" before every digit
+# ("+91 70330 09600", "(415) 523-8886", "07033009600"). See _plain_digits.
+_PLAIN_RE = re.compile(r"[ ()\-]*\+?[0-9 ()\-]*")
+_PLAIN_SEPARATORS = str.maketrans("", "", " ()-+")
 # WhatsApp JIDs may carry a device ("…:12@s.whatsapp.net") or agent ("….0:12@…") part.
 _JID_USER_RE = re.compile(r"^\+?(\d+)(?:[.:]\d+)*$")
 
@@ -108,6 +112,8 @@ def normalize_phone(raw: object, default_region: str | None = None) -> PhoneResu
     ``raw`` and the region, so repeated numbers cost a dictionary look-up.
     """
     region = (default_region.strip().upper() or None) if isinstance(default_region, str) else None
+    if type(raw) is str:  # the common case, what _as_text would return
+        return _normalize_text(raw, region)
     text, refusal = _as_text(raw)
     if refusal is not None:
         return PhoneResult(input=text, e164=None, reason=refusal)
@@ -197,6 +203,15 @@ def _normalize_text(text: str, region: str | None) -> PhoneResult:
 
 
 def _normalize(text: str, region: str | None) -> tuple[str | None, str | None]:
+    plain = _plain_digits(text)
+    if plain is None:
+        return _normalize_any(text, region)
+    digits, plus = plain
+    return _read_digits(digits, plus=plus, international=False, region=region)
+
+
+def _normalize_any(text: str, region: str | None) -> tuple[str | None, str | None]:
+    """The general rules, for any text (see the module doc)."""
     s = _clean(text)
     if not s:
         return None, _REASON_EMPTY
@@ -241,6 +256,34 @@ def _normalize(text: str, region: str | None) -> tuple[str | None, str | None]:
     digits, plus, reason = _digits_of(s)
     if reason is not None:
         return None, reason
+    return _read_digits(digits, plus=plus, international=international, region=region)
+
+
+def _plain_digits(text: str) -> tuple[str, bool] | None:
+    """(digits, had a "+") of a plain cell, or None: then the general rules apply.
+
+    The fast path of most spreadsheet cells, and exactly what the general path yields for
+    them: a plain cell (``_PLAIN_RE``) has no invisible or non-ASCII characters for
+    :func:`_clean` to change (its ``strip`` only drops spaces, which :func:`_digits_of`
+    skips anyway), no letters (no ``whatsapp:``/``tel:`` prefix, no scientific notation), no
+    ``@`` (no JID), no ``.`` or ``,`` (no float text), and no character :func:`_digits_of`
+    would refuse; its one "+" comes before every digit. With at least one digit,
+    :func:`_digits_of` returns these digits and this "+" and no reason.
+    ``test_plain_cells_take_the_same_path_as_the_general_rules`` checks the equivalence.
+    """
+    if _PLAIN_RE.fullmatch(text) is None:
+        return None
+    digits = text.translate(_PLAIN_SEPARATORS)
+    if not digits:
+        return None  # "has no digits": the general path words the reason
+    return digits, "+" in text
+
+
+def _read_digits(
+    digits: str, *, plus: bool, international: bool, region: str | None
+) -> tuple[str | None, str | None]:
+    """Read the digits of one number: "+" or "00" (or ``international``) mean a country code
+    follows; otherwise ``region`` decides."""
     if len(digits) > E164_MAX_DIGITS + 2:  # room for "00" and a stray trunk "0"
         return None, _too_long(digits)
 

@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import islice
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -119,6 +120,8 @@ _OPT_OUT_YES = frozenset(
     }
 )
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# The string encoder _json itself uses for keys and values (ensure_ascii=False).
+_json_string = encode_basestring
 
 T = TypeVar("T")
 
@@ -332,7 +335,10 @@ class _Reader:
         mapping = options.mapping
         region = options.region
         phone_col = mapping.phone
-        field_cols = _field_columns(mapping)
+        # The custom fields go straight to the JSON text the store keeps, one '"key":value'
+        # member per filled cell: what _json would make of the {key: value} dict (keys are
+        # unique, values are text), without building the dict for every row.
+        field_keys = [(column, _json_string(key) + ":") for column, key in _field_columns(mapping)]
         opt_col, reason_col = mapping.opt_out, mapping.opt_out_reason
         name_col = -1 if mapping.name is None else mapping.name
         simple_name = not mapping.name_parts and name_col >= 0
@@ -356,9 +362,11 @@ class _Reader:
                     continue
                 n = len(row)
                 number = index + 1
-                phone = _unquote(row[phone_col].strip()) if phone_col < n else ""
-                if phone.startswith("'"):
-                    phone = phone[1:]  # Excel's "text" apostrophe, kept by some CSV exports
+                phone = row[phone_col].strip() if phone_col < n else ""
+                if phone[:1] == "'":
+                    phone = _unquote(phone)
+                    if phone.startswith("'"):
+                        phone = phone[1:]  # Excel's "text" apostrophe, kept by some CSV exports
                 if not phone:
                     if not "".join(row).strip():
                         continue  # a blank row (spaces only)
@@ -397,14 +405,11 @@ class _Reader:
                     )
                     continue
                 seen[e164] = number
-                fields = {}
-                for column, field_name in field_cols:
-                    if column < n:
-                        value = row[column]
-                        if value:
-                            value = value.strip()
-                            if value:
-                                fields[field_name] = value if value[0] != "'" else _unquote(value)
+                members = [
+                    key + _json_string(value if value[0] != "'" else _unquote(value))
+                    for column, key in field_keys
+                    if column < n and (value := row[column].strip())
+                ]
                 opt_out = None
                 if opt_col is not None and opt_col < n and _says_opted_out(row[opt_col]):
                     opt_out = ""
@@ -419,9 +424,8 @@ class _Reader:
                             name = _unquote(name)
                 else:
                     name = self._name(row, n)
-                yield _Candidate(
-                    number, phone, e164, name, _json(fields) if fields else "{}", opt_out
-                )
+                fields_json = "{" + ",".join(members) + "}" if members else "{}"
+                yield _Candidate(number, phone, e164, name, fields_json, opt_out)
 
 
 def _field_columns(mapping: ColumnMapping) -> list[tuple[int, str]]:

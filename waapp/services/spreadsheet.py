@@ -509,7 +509,10 @@ def _sheet_rows(data: Any) -> Generator[list[str], None, None]:
             for _ in range(first_row):
                 yield []
             expected = first_row
-        row = pad + [cell_text(cell) for cell in raw] if pad else [cell_text(c) for c in raw]
+        # Most cells are text already: skip the call for them (cell_text returns them as is).
+        row = [c if type(c) is str else cell_text(c) for c in raw]
+        if pad:
+            row = pad + row
         if carried:
             carried = [c for c in carried if c[1] >= expected]
             for column, _last, value in carried:
