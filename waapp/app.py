@@ -246,6 +246,10 @@ async def attach_ui(window: object, services: Services) -> None:
     screens: dict[str, Any] = {"contacts": contacts}
     # Each screen: key → a widget with an ``async load()``; one line per screen below.
     # (screens)
+    from waapp.ui.campaigns.view import CampaignsView
+
+    screens["campaigns"] = CampaignsView(services, bridge)
+    screens["dashboard"] = CampaignsView(services, bridge, dashboard=True)
     from waapp.ui.diagnostics import DiagnosticsView
 
     screens["diagnostics"] = DiagnosticsView(services, bridge)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Row, insert, select
 from sqlalchemy.engine import Connection, Engine
@@ -671,6 +671,87 @@ class CampaignRepository:
                     "SELECT id FROM campaigns WHERE status = ? ORDER BY id", (status.value,)
                 )
             ]
+
+    # --- reads for the campaign view (read-only) ---------------------------------------
+
+    #: Columns the recipient table may sort by (SQL expressions, never user text).
+    RECIPIENT_SORTS: ClassVar[dict[str, str]] = {
+        "id": "m.id",
+        "name": "c.name COLLATE NOCASE",
+        "phone": "m.phone_e164",
+        "state": "m.state",
+        "updated": "m.updated_at",
+        "error": "m.error_code",
+    }
+
+    def recipient_ids(
+        self,
+        campaign_id: int,
+        *,
+        states: Sequence[str] | None = None,
+        sort: str = "id",
+        descending: bool = False,
+    ) -> builtins.list[int]:
+        """The campaign's message ids (only those in ``states`` when given), in ``sort``
+        order (a key of :attr:`RECIPIENT_SORTS`); ties by id. One cheap query: the view
+        keeps the ids and fetches rows by page."""
+        order = self.RECIPIENT_SORTS[sort]
+        direction = "DESC" if descending else "ASC"
+        where = "m.campaign_id = ?"
+        params: builtins.list[Any] = [campaign_id]
+        if states is not None:
+            if not states:
+                return []
+            where += f" AND m.state IN ({placeholders(len(states))})"
+            params.extend(MessageState(s).value for s in states)
+        join = " LEFT JOIN contacts c ON c.id = m.contact_id" if sort == "name" else ""
+        sql = (
+            f"SELECT m.id FROM messages m{join} WHERE {where} "
+            f"ORDER BY {order} {direction}, m.id {direction}"
+        )
+        with self._engine.connect() as conn:
+            # The driver's cursor: SQLAlchemy's row processing doubles the time at 100 000.
+            cursor = conn.connection.driver_connection.execute(sql, tuple(params))  # type: ignore[union-attr]
+            return [row[0] for row in cursor.fetchall()]
+
+    def recipients(self, message_ids: Sequence[int]) -> builtins.list[tuple[Message, str | None]]:
+        """The messages of ``message_ids`` with their contact's name (None when the contact
+        is gone), in the order of ``message_ids``; unknown ids are left out."""
+        found: dict[int, tuple[Message, str | None]] = {}
+        m = messages.c
+        with self._engine.connect() as conn:
+            for chunk in batched(builtins.list(message_ids)):
+                stmt = (
+                    select(messages, contacts.c.name.label("contact_name"))
+                    .select_from(messages.outerjoin(contacts, contacts.c.id == m.contact_id))
+                    .where(m.id.in_(builtins.list(chunk)))
+                )
+                for row in conn.execute(stmt):
+                    found[row.id] = (message_from_row(row), row.contact_name)
+        return [found[i] for i in message_ids if i in found]
+
+    def failures_by_code(self, campaign_id: int) -> builtins.list[tuple[str | None, str, int]]:
+        """The failed recipients grouped by error code: (code, a title the provider gave,
+        count), most frequent first."""
+        with self._engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT error_code, MAX(COALESCE(error_title, '')), COUNT(*) FROM messages "
+                "WHERE campaign_id = ? AND state = 'failed' GROUP BY error_code "
+                "ORDER BY COUNT(*) DESC, error_code",
+                (campaign_id,),
+            ).all()
+        return [(row[0], str(row[1] or ""), int(row[2])) for row in rows]
+
+    def sent_since(self, since: datetime, *, campaign_id: int | None = None) -> int:
+        """How many messages were sent at or after ``since`` (one campaign's, or all):
+        the current rate and "sent today"."""
+        sql = "SELECT COUNT(*) FROM messages WHERE sent_at >= ?"
+        params: tuple[Any, ...] = (format_utc(since),)
+        if campaign_id is not None:
+            sql += " AND campaign_id = ?"
+            params += (campaign_id,)
+        with self._engine.connect() as conn:
+            return int(conn.exec_driver_sql(sql, params).scalar() or 0)
 
 
 #: States that still need the engine (``unknown`` waits for the user or a receipt).

@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QWidget
@@ -52,8 +52,12 @@ class Op(Generic[T]):
     def __init__(
         self,
         parent: QWidget | None,
-        work: Callable[[CancelToken], Awaitable[T]] | Callable[[], Awaitable[T]],
+        work: Callable[[CancelToken], Awaitable[T]]
+        | Callable[[], Awaitable[T]]
+        | Coroutine[Any, Any, T],
     ) -> None:
+        """``work`` is a coroutine already made (a refresh), or a function making it,
+        optionally taking the cancel token."""
         self._parent = parent
         self._work = work
         self._on_success: Callable[[T], object] | None = None
@@ -76,9 +80,17 @@ class Op(Generic[T]):
         return self
 
     def run(self) -> asyncio.Task[T | None]:
-        return asyncio.get_event_loop().create_task(self._run())
+        task = asyncio.get_event_loop().create_task(self._run())
+        work = self._work
+        if inspect.iscoroutine(work):
+            # Cancelled before it started (the screen closed): close the coroutine so that
+            # it is not reported as "never awaited". A finished one ignores close().
+            task.add_done_callback(lambda _task: work.close())
+        return task
 
     def _awaitable(self) -> Awaitable[T]:
+        if inspect.iscoroutine(self._work):
+            return self._work
         if inspect.signature(self._work).parameters:
             return self._work(self.token)  # type: ignore[call-arg]
         return self._work()  # type: ignore[call-arg]

@@ -24,7 +24,7 @@ class Screen(QWidget):
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run a refresh in the background; its errors go through the ops error dialog."""
-        task = Op(self, lambda: coro).run()
+        task = Op(self, coro).run()
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

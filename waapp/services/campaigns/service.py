@@ -15,10 +15,18 @@ from typing import Any
 
 from waapp.core.entities import Campaign, CampaignEvent, TemplateKind, WindowPolicy
 from waapp.core.errors import ValidationError
+from waapp.core.ports import HealthReport
 from waapp.core.states import CampaignStatus
 from waapp.core.templates import mapping_from_dict, parse_placeholders
 from waapp.services.campaigns.engine import CampaignEngine, ProviderFor
 from waapp.services.campaigns.planning import plan_messages
+from waapp.services.campaigns.preflight import (
+    CampaignDraft,
+    PreflightReport,
+    TestSendOutcome,
+    run_preflight,
+    send_test,
+)
 from waapp.services.events import CampaignChanged, EventBus
 from waapp.store.campaigns import CampaignRepository
 from waapp.store.database import Database
@@ -74,6 +82,7 @@ class CampaignService:
         self._db = db
         self._worker = worker
         self._bus = bus
+        self._provider_for = provider_for
         self.repo = CampaignRepository(db.engine, durable=db.durable)
         self.engine = CampaignEngine(
             repo=self.repo,
@@ -183,9 +192,10 @@ class CampaignService:
 
     # --- actions -----------------------------------------------------------------------
 
-    async def start(self, campaign_id: int) -> Campaign:
+    async def start(self, campaign_id: int, *, run: bool = True) -> Campaign:
         """Freeze the recipients (rows with their variables and route, or skipped with the
-        reason), move the campaign to ``sending`` and start its runner."""
+        reason), move the campaign to ``sending`` and start its runner (with ``run`` False,
+        the engine picks it up at its next start: the command line without ``--wait``)."""
         campaign = await self._worker.run(self.repo.get, campaign_id)
         template = (
             await self._worker.run(self._db.templates.get, campaign.template_id)
@@ -217,7 +227,8 @@ class CampaignService:
             cause="user",
             detail=f"started: {len(planned)} recipient(s), {skipped} skipped",
         )
-        self.engine.run(campaign_id)
+        if run:
+            self.engine.run(campaign_id)
         self._changed(campaign_id)
         return await self._worker.run(self.repo.get, campaign_id)
 
@@ -229,13 +240,18 @@ class CampaignService:
         await self.engine.stop_campaign(campaign_id)
         self._changed(campaign_id)
 
-    async def resume(self, campaign_id: int) -> None:
+    async def resume(self, campaign_id: int, *, run: bool = True) -> None:
         """Persist ``sending`` and work the campaign again (from paused, or failed)."""
         await self.engine.stop_campaign(campaign_id)  # a draining runner finishes first
         await self._worker.run(
-            self.repo.set_status, campaign_id, _C.SENDING, cause="user", detail="resumed"
+            self.repo.set_status,
+            campaign_id,
+            _C.SENDING,
+            cause="user",
+            detail="resumed",
         )
-        self.engine.run(campaign_id)
+        if run:
+            self.engine.run(campaign_id)
         self._changed(campaign_id)
 
     async def cancel(self, campaign_id: int) -> int:
@@ -248,14 +264,16 @@ class CampaignService:
         self._changed(campaign_id)
         return count
 
-    async def retry_failed(self, campaign_id: int, *, codes: list[str] | None = None) -> int:
+    async def retry_failed(
+        self, campaign_id: int, *, codes: list[str] | None = None, run: bool = True
+    ) -> int:
         """Queue the failed recipients again (only those with ``codes`` when given) and send
         the campaign again; returns how many. Delivered recipients are never touched."""
         await self.engine.stop_campaign(campaign_id)
         count = await self._worker.run(
             self.repo.retry_failed, campaign_id, codes=codes, cause="user"
         )
-        if count:
+        if count and run:
             self.engine.run(campaign_id)
         self._changed(campaign_id)
         return count
@@ -270,6 +288,39 @@ class CampaignService:
         )
         self._changed(campaign_id)
         return count
+
+    # --- before starting ---------------------------------------------------------------
+
+    async def preflight(
+        self, draft: CampaignDraft, *, health: HealthReport | None = None
+    ) -> PreflightReport:
+        """What the campaign ``draft`` would do if started now (``preflight`` module);
+        writes nothing. ``health``: the account's last health check, when there is one."""
+        return await run_preflight(
+            draft,
+            db=self._db,
+            worker=self._worker,
+            repo=self.repo,
+            provider_for=self._provider_for,
+            health=health,
+        )
+
+    async def audience_size(self, group_ids: list[int]) -> tuple[int, int]:
+        """(contacts in any of ``group_ids``, each once; how many of them opted out)."""
+        audience = await self._worker.run(self.repo.audience, group_ids)
+        return len(audience), sum(1 for c in audience if c.opted_out)
+
+    async def test_send(self, draft: CampaignDraft, phone: str) -> TestSendOutcome:
+        """Send the real message of ``draft`` to ``phone`` now (``preflight.send_test``);
+        nothing is written to the campaign. Never raises for a refusal: the outcome says."""
+        return await send_test(
+            draft,
+            phone,
+            db=self._db,
+            worker=self._worker,
+            repo=self.repo,
+            provider_for=self._provider_for,
+        )
 
     # --- reading -----------------------------------------------------------------------
 

@@ -381,7 +381,7 @@ class ImportWizard(QDialog):
             self.next_btn.setEnabled(True)
             self.back_btn.setEnabled(True)
 
-        op = Op(self, lambda: coro).failure(failed)
+        op = Op(self, coro).failure(failed)
         self.task = op.run()
         self.task.add_done_callback(finished)
 

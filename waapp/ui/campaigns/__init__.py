@@ -1,0 +1,1 @@
+"""The Campaigns and Dashboard screens: the list of campaigns and the campaign view."""
