@@ -34,14 +34,6 @@ SCREENS: list[tuple[str, str]] = [
     ("diagnostics", "Diagnostics"),
 ]
 
-#: What each screen not built yet will do, said plainly instead of an empty page.
-NOT_YET: dict[str, str] = {
-    "dashboard": "The dashboard will show every campaign, colour-coded by status, with live progress.\n"
-    "It is not available in this version yet.",
-    "campaigns": "Campaigns — build one, check it in a preflight and send it in the background —\n"
-    "are not available in this version yet.",
-}
-
 
 def placeholder(key: str, title: str) -> QWidget:
     page = QWidget()
@@ -49,7 +41,7 @@ def placeholder(key: str, title: str) -> QWidget:
     heading = QLabel(title)
     heading.setObjectName("screenTitle")
     layout.addWidget(heading)
-    text = QLabel(NOT_YET.get(key, f"{title} is not available in this version yet."))
+    text = QLabel(f"{title} is not available in this version yet.")
     text.setObjectName("emptyState")
     text.setAlignment(Qt.AlignmentFlag.AlignCenter)
     layout.addWidget(text, 1)
