@@ -74,3 +74,20 @@ def test_unknown_command_is_refused_with_usage() -> None:
     result = waapp("frobnicate")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_the_window_opens_on_the_sandbox_and_closes_cleanly(tmp_path: Path) -> None:
+    """``waapp`` with no command: the window paints, the store, the Sandbox account and the
+    services come up, and closing the window stops them before the process ends."""
+    result = waapp(
+        "--data-dir",
+        str(tmp_path),
+        env={"QT_QPA_PLATFORM": "offscreen", "WAAPP_STARTUP_PROBE": "1"},
+    )
+    events = [
+        json.loads(line)["event"] for line in result.stderr.splitlines() if line.startswith("{")
+    ]
+    assert result.returncode == 0, result.stderr
+    assert events == ["first_frame", "ready"]
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "waapp.db").exists()

@@ -287,9 +287,9 @@ class StartupProbe:
     def emit(event: str) -> None:
         print(json.dumps({"event": event, "t": time.time()}), file=sys.stderr, flush=True)
 
-    def ready(self, app: Any) -> None:
+    def ready(self, window: Any) -> None:
         self.emit("ready")
-        app.quit()
+        window.close()
 
 
 def run_gui(paths: DataPaths) -> int:
@@ -312,7 +312,11 @@ def run_gui(paths: DataPaths) -> int:
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    # Closing the window ends main(), which stops the services (the engine drains its
+    # in-flight sends) before the loop stops; Qt must not quit the loop under it.
+    app.setQuitOnLastWindowClosed(False)
     closing = asyncio.Event()
+    app.lastWindowClosed.connect(closing.set)
     app.aboutToQuit.connect(closing.set)
 
     async def main() -> None:
@@ -322,7 +326,7 @@ def run_gui(paths: DataPaths) -> int:
             await services.start_network()
             await attach_ui(window, services)
             if probe is not None:
-                probe.ready(app)
+                probe.ready(window)
         except WaappError as error:
             log.error("Cannot open the data: %s", error)
             window.show_failure(f"{error.message}\n\n{error.what_to_do}")
