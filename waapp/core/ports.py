@@ -152,6 +152,21 @@ class InboundText:
 
 
 @dataclass(frozen=True, slots=True)
+class MarketingPreference:
+    """The customer stopped (``opted_out``) or resumed marketing messages in WhatsApp itself
+    (Meta's ``user_preferences`` webhook). Not a message: it opens no window."""
+
+    phone: str  # +E164
+    opted_out: bool  # True: "stop"; False: "resume"
+    occurred_at: datetime
+    detail: str = ""  # Meta's own wording ("User requested to stop marketing messages")
+
+
+#: What ``Provider.parse_webhook`` returns: the events the status intake writes.
+WebhookEvent = StatusUpdate | InboundText | MarketingPreference
+
+
+@dataclass(frozen=True, slots=True)
 class HealthReport:
     ok: bool
     summary: str  # one plain sentence
@@ -195,4 +210,4 @@ class Provider(Protocol):
     def verify_subscription(self, query: Mapping[str, str]) -> str | None:
         """Meta's GET handshake: the ``hub.challenge`` to echo, or None to refuse (403)."""
 
-    def parse_webhook(self, request: WebhookRequest) -> list[StatusUpdate | InboundText]: ...
+    def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]: ...

@@ -35,10 +35,10 @@ from waapp.core.entities import AccountKind, PlaceholderFormat, Template, Templa
 from waapp.core.errors import ValidationError
 from waapp.core.ports import (
     HealthReport,
-    InboundText,
     ProviderError,
     SendResult,
     StatusUpdate,
+    WebhookEvent,
     WebhookRequest,
 )
 from waapp.core.templates import parse_placeholders
@@ -300,7 +300,7 @@ class MetaProvider:
         challenge = query.get("hub.challenge")
         return challenge if challenge else None
 
-    def parse_webhook(self, request: WebhookRequest) -> list[StatusUpdate | InboundText]:
+    def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
         try:
             return meta_webhooks.parse(request, now=self._clock())
         except Exception as exc:  # a webhook must never take the receiver down

@@ -2,7 +2,10 @@
 
 Meta: ``entry[].changes[]`` with ``field == "messages"``; each ``value`` may carry a batch
 of ``statuses[]`` (sent / delivered / read / failed with ``errors[]``, and ``played`` for
-voice, read as READ) and ``messages[]`` (inbound). Other fields
+voice, read as READ) and ``messages[]`` (inbound). ``field == "user_preferences"``
+carries ``user_preferences[]``: ``{wa_id, detail, category, value, timestamp}``, read as
+:class:`~waapp.core.ports.MarketingPreference` when ``category`` is ``marketing_messages``
+(``value`` "stop" or "resume"; anything else is skipped with a warning). Other fields
 (``message_template_status_update``, quality and account updates) are not delivery
 events and are skipped. ``value.errors[]`` (system-level) are logged.
 
@@ -23,7 +26,14 @@ from datetime import datetime
 from typing import Any
 
 from waapp.core.catalogue import Dialect
-from waapp.core.ports import InboundText, ProviderError, StatusUpdate, WebhookRequest
+from waapp.core.ports import (
+    InboundText,
+    MarketingPreference,
+    ProviderError,
+    StatusUpdate,
+    WebhookEvent,
+    WebhookRequest,
+)
 from waapp.core.states import DeliveryStatus
 from waapp.providers import base
 from waapp.providers.base import log
@@ -43,7 +53,10 @@ _STATUSES: dict[str, DeliveryStatus] = {
 #: Inbound message types that are not the customer writing (no text, no window).
 _NOT_CUSTOMER_MESSAGES = frozenset({"system", "reaction"})
 
-Event = StatusUpdate | InboundText
+#: ``user_preferences[].value`` of the ``marketing_messages`` category → opted out.
+_MARKETING_PREFERENCES = {"stop": True, "resume": False}
+
+Event = WebhookEvent
 
 
 def parse(request: WebhookRequest, *, now: datetime) -> list[Event]:
@@ -70,11 +83,18 @@ def parse(request: WebhookRequest, *, now: datetime) -> list[Event]:
 def _meta_events(payload: dict[str, Any], now: datetime) -> Iterator[Event]:
     for entry in _dicts(payload.get("entry")):
         for change in _dicts(entry.get("changes")):
-            if change.get("field") != "messages":
+            field = change.get("field")
+            if field not in ("messages", "user_preferences"):
                 continue  # template status / quality / account updates
             value = change.get("value")
             if not isinstance(value, dict):
                 log.warning("meta webhook: a change without a value object")
+                continue
+            if field == "user_preferences":
+                for item in _dicts(value.get("user_preferences")):
+                    preference = _preference(item, now)
+                    if preference is not None:
+                        yield preference
                 continue
             for status in _dicts(value.get("statuses")):
                 update = _status(status, now)
@@ -132,6 +152,26 @@ def _inbound(message: dict[str, Any], now: datetime) -> InboundText | None:
         body=_message_text(message, kind),
         received_at=base.epoch_to_datetime(message.get("timestamp"), now),
         provider_message_id=_text(message.get("id")) or None,
+    )
+
+
+def _preference(item: dict[str, Any], now: datetime) -> MarketingPreference | None:
+    """One ``user_preferences[]`` item; None (with a warning) for anything but a readable
+    ``marketing_messages`` stop / resume."""
+    category = _text(item.get("category")).lower()
+    if category != "marketing_messages":
+        log.warning("meta webhook: a user preference of category %r skipped", category[:40])
+        return None
+    opted_out = _MARKETING_PREFERENCES.get(_text(item.get("value")).lower())
+    phone = base.phone_e164(item.get("wa_id"))
+    if opted_out is None or phone is None:
+        log.warning("meta webhook: a marketing preference without a phone number or value skipped")
+        return None
+    return MarketingPreference(
+        phone=phone,
+        opted_out=opted_out,
+        occurred_at=base.epoch_to_datetime(item.get("timestamp"), now),
+        detail=_text(item.get("detail")),
     )
 
 

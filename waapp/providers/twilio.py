@@ -33,6 +33,7 @@ from waapp.core.ports import (
     ProviderError,
     SendResult,
     StatusUpdate,
+    WebhookEvent,
     WebhookRequest,
 )
 from waapp.core.states import DeliveryStatus
@@ -296,7 +297,7 @@ class TwilioProvider:
     def verify_subscription(self, query: Mapping[str, str]) -> str | None:
         return None  # Meta's handshake only
 
-    def parse_webhook(self, request: WebhookRequest) -> list[StatusUpdate | InboundText]:
+    def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
         """A status callback (§1.7) or an inbound message (§1.8); [] for anything else.
         Twilio sends no timestamp: the time of receipt is used."""
         try:
@@ -305,7 +306,7 @@ class TwilioProvider:
             log.warning("twilio webhook not understood (%s)", type(exc).__name__)
             return []
 
-    def _parse(self, request: WebhookRequest) -> list[StatusUpdate | InboundText]:
+    def _parse(self, request: WebhookRequest) -> list[WebhookEvent]:
         try:
             params = dict(parse_qsl(request.body.decode("utf-8"), keep_blank_values=True))
         except UnicodeDecodeError:

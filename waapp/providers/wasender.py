@@ -35,6 +35,7 @@ from waapp.core.ports import (
     ProviderError,
     SendResult,
     StatusUpdate,
+    WebhookEvent,
     WebhookRequest,
 )
 from waapp.core.states import DeliveryStatus
@@ -271,7 +272,7 @@ class WaSenderProvider:
     def verify_subscription(self, query: Mapping[str, str]) -> str | None:
         return None  # Meta's handshake only
 
-    def parse_webhook(self, request: WebhookRequest) -> list[StatusUpdate | InboundText]:
+    def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
         """``messages.update`` → status updates; ``messages.received`` / ``.upsert`` →
         inbound texts (not ``fromMe``, not groups); ``data`` or ``data.messages`` may be an
         object or an array, statuses numbers or strings, timestamps seconds or ms."""
@@ -281,7 +282,7 @@ class WaSenderProvider:
             log.warning("wasender webhook not understood (%s)", type(exc).__name__)
             return []
 
-    def _parse(self, request: WebhookRequest) -> list[StatusUpdate | InboundText]:
+    def _parse(self, request: WebhookRequest) -> list[WebhookEvent]:
         try:
             payload = json.loads(request.body)
         except (ValueError, UnicodeDecodeError):

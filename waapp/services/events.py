@@ -65,8 +65,9 @@ class StatusesApplied:
 
 @dataclass(frozen=True, slots=True)
 class InboundReceived:
-    """New inbound messages were written. ``contact_ids``: contacts whose last inbound time
-    or opt-out changed; ``opted_out_ids``: those opted out by a keyword just now."""
+    """New inbound messages were written (``count``, may be 0 when a batch only held a
+    marketing "stop"). ``contact_ids``: contacts whose last inbound time or opt-out changed;
+    ``opted_out_ids``: those opted out by a keyword or a marketing "stop" just now."""
 
     count: int
     contact_ids: tuple[int, ...]

@@ -20,7 +20,11 @@ One call of :meth:`StatusRepository.apply` is one transaction that
    id) and, for each new one, moves the contact's ``last_inbound_at`` forward (never back)
    and opts the contact out when the intake marked the text as an opt-out
    (``IncomingEvent.opt_out_reason``); a contact already opted out keeps its first date
-   and reason.
+   and reason;
+6. applies marketing preferences (Meta's ``user_preferences``) through the same opt-out
+   path as step 5, without an inbound row and without touching ``last_inbound_at``: a
+   "stop" the intake marked with a reason opts the contact out (first date kept). A
+   "resume" changes nothing: opting back in is the business's decision, not automatic.
 
 Updates for message ids nobody knows are recorded and counted as ``unmatched``, never an
 error. Events of an account that no longer exists are counted as ``orphaned`` and dropped
@@ -44,7 +48,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.engine import Connection, Engine
 
 from waapp.core.entities import InboundMessage, Message, Route, StatusEvent
-from waapp.core.ports import InboundText, StatusUpdate
+from waapp.core.ports import InboundText, MarketingPreference, StatusUpdate, WebhookEvent
 from waapp.core.states import DeliveryStatus, MessageState, merge_status
 from waapp.store.engine import batched, json_text, placeholders, writer
 from waapp.store.schema import (
@@ -85,11 +89,12 @@ class IncomingEvent:
     """One parsed provider event, as the intake queues it for :meth:`StatusRepository.apply`."""
 
     account_id: int
-    event: StatusUpdate | InboundText
+    event: WebhookEvent
     received_at: datetime  # when waapp received it (aware UTC)
     source: str = "webhook"  # or "poll"
-    #: Inbound only: the contact's opt-out reason when the intake found the text to be an
-    #: opt-out keyword (``Replied "STOP" on WhatsApp``), else None.
+    #: Inbound and marketing preferences only: the contact's opt-out reason when the intake
+    #: found the text to be an opt-out keyword (``Replied "STOP" on WhatsApp``) or the
+    #: preference to be a "stop" of marketing messages, else None.
     opt_out_reason: str | None = None
 
 
@@ -105,6 +110,7 @@ class ApplySummary:
     orphaned: int = 0  # events of an account that no longer exists (dropped)
     inbound: int = 0  # new inbound messages
     inbound_duplicates: int = 0
+    preferences: int = 0  # marketing preference changes (stop / resume) in the batch
     campaign_ids: tuple[int, ...] = ()  # campaigns whose messages changed
     message_ids: tuple[int, ...] = ()  # messages that changed
     contact_ids: tuple[int, ...] = ()  # contacts whose last_inbound_at or opt-out changed
@@ -199,6 +205,13 @@ def _valid(incoming: IncomingEvent) -> bool:
             and _aware(event.received_at)
             and (event.provider_message_id is None or isinstance(event.provider_message_id, str))
         )
+    if isinstance(event, MarketingPreference):
+        return (
+            isinstance(event.phone, str)
+            and bool(event.phone)
+            and isinstance(event.opted_out, bool)
+            and _aware(event.occurred_at)
+        )
     return False
 
 
@@ -262,7 +275,7 @@ class StatusRepository:
                     orphaned += 1
                 elif isinstance(incoming.event, StatusUpdate):
                     statuses.append(incoming)
-                else:
+                else:  # inbound texts and marketing preferences: the contact's side
                     inbound.append(incoming)
             status_part = self._apply_statuses(conn, statuses, now) if statuses else {}
             inbound_part = self._apply_inbound(conn, inbound, now) if inbound else {}
@@ -462,16 +475,35 @@ class StatusRepository:
     def _apply_inbound(
         self, conn: Connection, batch: list[IncomingEvent], now: str
     ) -> dict[str, Any]:
-        texts: list[tuple[IncomingEvent, InboundText]] = []
-        for incoming in batch:
-            assert isinstance(incoming.event, InboundText)
-            texts.append((incoming, incoming.event))
-        contacts = _contacts_by_phone(conn, {text.from_phone for _, text in texts})
+        phones = {
+            event.from_phone if isinstance(event, InboundText) else event.phone
+            for event in (incoming.event for incoming in batch)
+            if isinstance(event, InboundText | MarketingPreference)
+        }
+        contacts = _contacts_by_phone(conn, phones)
         stored = {contact.id: contact for contact in contacts.values()}
         current = {contact.id: contact for contact in contacts.values()}
-        inserted = duplicates = 0
+        inserted = duplicates = preferences = 0
         opted_out: set[int] = set()
-        for incoming, text in texts:
+        for incoming in batch:
+            if isinstance(incoming.event, MarketingPreference):
+                preferences += 1
+                preference = incoming.event
+                contact = contacts.get(preference.phone)
+                # Only a "stop" opts out. A "resume" is recorded nowhere and never opts the
+                # contact back in: whether to write to them again is the business's decision.
+                if contact is None or not preference.opted_out or not incoming.opt_out_reason:
+                    continue
+                at = format_utc(min(require_utc(preference.occurred_at), incoming.received_at))
+                now_state = current[contact.id]
+                if now_state.opted_out_at is None:
+                    current[contact.id] = now_state._replace(
+                        opted_out_at=at, opt_out_reason=incoming.opt_out_reason
+                    )
+                    opted_out.add(contact.id)
+                continue
+            text = incoming.event
+            assert isinstance(text, InboundText)
             contact = contacts.get(text.from_phone)
             # A provider clock ahead of ours must not open the 24 h window in the future.
             received = format_utc(min(require_utc(text.received_at), incoming.received_at))
@@ -513,6 +545,7 @@ class StatusRepository:
         return {
             "inbound": inserted,
             "inbound_duplicates": duplicates,
+            "preferences": preferences,
             "contact_ids": tuple(sorted(state.id for state in touched)),
             "opted_out_ids": tuple(sorted(opted_out)),
         }

@@ -19,6 +19,11 @@ Guarantees and hazards:
 - **Drain on stop**: :meth:`StatusWriter.stop` writes everything queued before returning.
 - Opt-out keywords are read from the settings on the worker with each batch that holds
   inbound messages, so a changed list applies from the next batch on.
+- Marketing preferences (Meta's ``user_preferences``): a "stop" is marked with
+  :data:`MARKETING_OPT_OUT_REASON` and opts the contact out through the same store path
+  as a keyword (first opt-out date and reason kept), published the same way. A "resume"
+  is deliberately not marked: it never opts the contact back in — whether to write to
+  them again is the business's decision, taken in the contact list.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from waapp.core.ports import InboundText, SettingsStore, StatusUpdate
+from waapp.core.ports import InboundText, MarketingPreference, SettingsStore, WebhookEvent
 from waapp.services.events import (
     ContactsChanged,
     EventBus,
@@ -49,13 +54,24 @@ from waapp.services.status.keywords import (
 from waapp.store.statuses import ApplySummary, IncomingEvent
 from waapp.store.worker import DatabaseWorker
 
-__all__ = ["INVALID_EVENT", "DeadLetter", "EventSink", "StatusStore", "StatusWriter", "WriterStats"]
+__all__ = [
+    "INVALID_EVENT",
+    "MARKETING_OPT_OUT_REASON",
+    "DeadLetter",
+    "EventSink",
+    "StatusStore",
+    "StatusWriter",
+    "WriterStats",
+]
 
 log = logging.getLogger(__name__)
 
 #: The error of a dead letter holding events the store refused as invalid (a provider
 #: module's bug: a naive time, an empty id). Logged as a warning, not an error.
 INVALID_EVENT = "invalid event (refused by the store)"
+
+#: The opt-out reason of a contact who stopped marketing messages in WhatsApp itself.
+MARKETING_OPT_OUT_REASON = "Stopped marketing messages on WhatsApp"
 
 
 class StatusStore(Protocol):
@@ -72,7 +88,7 @@ class EventSink(Protocol):
     def put(
         self,
         account_id: int,
-        events: Sequence[StatusUpdate | InboundText],
+        events: Sequence[WebhookEvent],
         *,
         source: str = "webhook",
         received_at: datetime | None = None,
@@ -178,7 +194,7 @@ class StatusWriter:
     def put(
         self,
         account_id: int,
-        events: Sequence[StatusUpdate | InboundText],
+        events: Sequence[WebhookEvent],
         *,
         source: str = "webhook",
         received_at: datetime | None = None,
@@ -290,7 +306,8 @@ class StatusWriter:
         self._publish(summary)
 
     def _apply(self, batch: list[IncomingEvent]) -> ApplySummary:
-        """On the worker: mark opt-out keywords with the current list, then apply."""
+        """On the worker: mark opt-out keywords with the current list and marketing "stop"
+        preferences with their reason, then apply."""
         if any(isinstance(event.event, InboundText) for event in batch):
             keywords = keywords_from_setting(self._settings.get(OPT_OUT_KEYWORDS_KEY))
             if keywords != self._keywords.keywords:
@@ -301,6 +318,13 @@ class StatusWriter:
                 else event
                 for event in batch
             ]
+        # A "resume" gets no reason, so the store leaves the contact as it is (module doc).
+        batch = [
+            replace(event, opt_out_reason=MARKETING_OPT_OUT_REASON)
+            if isinstance(event.event, MarketingPreference) and event.event.opted_out is True
+            else event
+            for event in batch
+        ]
         return self._statuses.apply(batch)
 
     def _dead_letter(
@@ -336,7 +360,7 @@ class StatusWriter:
             self._bus.publish(
                 StatusesApplied(summary.campaign_ids, summary.message_ids, summary.applied)
             )
-        if summary.inbound:
+        if summary.inbound or summary.opted_out_ids:
             self._bus.publish(
                 InboundReceived(summary.inbound, summary.contact_ids, summary.opted_out_ids)
             )
