@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt
 
 from waapp.core.catalogue import Dialect
 from waapp.core.entities import Message
@@ -23,10 +23,9 @@ from waapp.services.campaigns.results import STATE_LABELS, error_meaning
 from waapp.store.campaigns import CampaignRepository
 from waapp.store.worker import DatabaseWorker
 from waapp.ui.campaigns.status import MESSAGE_KINDS
+from waapp.ui.paged_model import Index as _Index
+from waapp.ui.paged_model import PagedTableModel
 from waapp.ui.theme import status_color
-
-PAGE = 200
-MAX_CACHED = 20_000
 
 # (header, sort key of CampaignRepository.RECIPIENT_SORTS or None)
 COLUMNS: list[tuple[str, str | None]] = [
@@ -40,7 +39,6 @@ COLUMNS: list[tuple[str, str | None]] = [
 STATUS_COLUMN = 2
 ERROR_COLUMN = 5
 
-_Index = QModelIndex | QPersistentModelIndex
 Row = tuple[Message, str | None]
 
 
@@ -52,10 +50,7 @@ def _when(message: Message) -> str:
     return ""
 
 
-class RecipientsModel(QAbstractTableModel):
-    #: After every refresh: the number of matching recipients.
-    refreshed = Signal(int)
-
+class RecipientsModel(PagedTableModel):
     def __init__(
         self,
         repo: CampaignRepository,
@@ -72,11 +67,10 @@ class RecipientsModel(QAbstractTableModel):
         self.states: list[str] | None = None
         self.sort_key = "id"
         self.descending = False
-        self._ids: list[int] = []
-        self._cache: dict[int, Row] = {}
-        self._loading: set[int] = set()
-        self._generation = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def fetch_rows(self, ids: Sequence[int]) -> dict[int, Any]:
+        rows = await self._worker.run(self._repo.recipients, list(ids))
+        return {m.id: (m, name) for m, name in rows if m.id is not None}
 
     # --- loading -------------------------------------------------------------------------
 
@@ -95,8 +89,7 @@ class RecipientsModel(QAbstractTableModel):
             self.states = None if states is None else [str(s) for s in states]  # type: ignore[union-attr]
         if self.campaign_id is None:
             return
-        self._generation += 1
-        generation = self._generation
+        generation = self.begin_refresh()
         ids = await self._worker.run(
             self._repo.recipient_ids,
             self.campaign_id,
@@ -104,91 +97,33 @@ class RecipientsModel(QAbstractTableModel):
             sort=self.sort_key,
             descending=self.descending,
         )
-        if generation != self._generation:
+        if not self.is_current(generation):
             return
         if ids == self._ids and self._cache:
             await self._reload_cached(generation)
             self.refreshed.emit(len(ids))
             return
-        first = await self._worker.run(self._repo.recipients, ids[:PAGE])
-        if generation != self._generation:
-            return
-        self.beginResetModel()
-        try:
-            self._ids = ids
-            self._cache = {m.id: (m, name) for m, name in first if m.id is not None}
-            self._loading.clear()
-        finally:
-            self.endResetModel()
-        self.refreshed.emit(len(ids))
+        await self.install(generation, ids)
 
     async def _reload_cached(self, generation: int) -> None:
         """Same ids: re-read the rows we hold, announce the changed ones."""
-        cached = [i for i in self._ids if i in self._cache]
-        fresh = await self._worker.run(self._repo.recipients, cached)
-        if generation != self._generation:
+        fresh = await self.fetch_rows([i for i in self._ids if i in self._cache])
+        if not self.is_current(generation):
             return
-        changed = False
-        for message, name in fresh:
-            assert message.id is not None
-            if self._cache.get(message.id) != (message, name):
-                self._cache[message.id] = (message, name)
-                changed = True
+        changed = {k: v for k, v in fresh.items() if self._cache.get(k) != v}
+        self._cache.update(changed)
         if changed and self._ids:
             self.dataChanged.emit(
                 self.index(0, 0), self.index(len(self._ids) - 1, self.columnCount() - 1)
             )
 
-    def _fetch_page(self, page: int) -> None:
-        if page in self._loading:
-            return
-        self._loading.add(page)
-        task = asyncio.get_event_loop().create_task(self._load_page(page, self._generation))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _load_page(self, page: int, generation: int) -> None:
-        start = page * PAGE
-        ids = self._ids[start : start + PAGE]
-        try:
-            rows = await self._worker.run(self._repo.recipients, ids)
-        finally:
-            self._loading.discard(page)
-        if generation != self._generation:
-            return
-        if len(self._cache) > MAX_CACHED:
-            self._cache.clear()
-        for message, name in rows:
-            assert message.id is not None
-            self._cache[message.id] = (message, name)
-        last = min(start + PAGE, len(self._ids)) - 1
-        if last >= start:
-            self.dataChanged.emit(self.index(start, 0), self.index(last, self.columnCount() - 1))
-
-    def cancel_pending(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-
     # --- reading -------------------------------------------------------------------------
 
     def row_at(self, row: int) -> Row | None:
-        if 0 <= row < len(self._ids):
-            found = self._cache.get(self._ids[row])
-            if found is None:
-                self._fetch_page(row // PAGE)
-            return found
-        return None
-
-    def id_at(self, row: int) -> int:
-        return self._ids[row]
-
-    def ids(self) -> list[int]:
-        return list(self._ids)
+        found: Row | None = self.cached(row)
+        return found
 
     # --- Qt model ------------------------------------------------------------------------
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._ids)
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)

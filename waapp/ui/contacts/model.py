@@ -8,19 +8,19 @@ it, then announced with ``dataChanged``. Sorting and search happen in SQL, never
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt
 
 from waapp.core.entities import Contact
 from waapp.core.phones import display_phone
 from waapp.core.ports import ContactQuery, ContactSort
 from waapp.services.contacts import ContactService
+from waapp.ui.paged_model import Index as _Index
+from waapp.ui.paged_model import PagedTableModel
 from waapp.ui.theme import status_color
-
-PAGE = 200
-MAX_CACHED = 20_000
 
 # (header, sort key or None when the column cannot be sorted in SQL)
 BASE_COLUMNS: list[tuple[str, ContactSort | None]] = [
@@ -31,27 +31,21 @@ BASE_COLUMNS: list[tuple[str, ContactSort | None]] = [
     ("Added", ContactSort.CREATED),
 ]
 
-_Index = QModelIndex | QPersistentModelIndex
-
 
 def _date(value: Any) -> str:
     return value.astimezone().strftime("%d %b %Y %H:%M") if value is not None else ""
 
 
-class ContactsModel(QAbstractTableModel):
-    #: Emitted after every refresh with the total number of matching contacts.
-    refreshed = Signal(int)
-
+class ContactsModel(PagedTableModel):
     def __init__(self, service: ContactService, parent: Any = None) -> None:
         super().__init__(parent)
         self._service = service
         self.query = ContactQuery()
-        self._ids: list[int] = []
-        self._cache: dict[int, Contact] = {}
-        self._loading: set[int] = set()  # page numbers being fetched
         self._fields: list[str] = []
-        self._generation = 0  # bumps on every refresh: stale page fetches are dropped
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._new_fields: list[str] = []
+
+    async def fetch_rows(self, ids: Sequence[int]) -> dict[int, Any]:
+        return {c.id: c for c in await self._service.get_many(ids) if c.id is not None}
 
     # --- loading -------------------------------------------------------------------------
 
@@ -59,57 +53,16 @@ class ContactsModel(QAbstractTableModel):
         """Re-run the query (new search, filter or sort, or the data changed)."""
         if query is not None:
             self.query = query
-        self._generation += 1
-        generation = self._generation
+        generation = self.begin_refresh()
         ids = await self._service.ids(self.query)
-        fields = await self._service.field_names()
-        first = await self._service.get_many(ids[:PAGE])
-        if generation != self._generation:
-            return  # a newer refresh is under way
-        self.beginResetModel()
-        try:
-            self._ids = ids
-            self._fields = fields
-            self._cache = {c.id: c for c in first if c.id is not None}
-            self._loading.clear()
-        finally:
-            self.endResetModel()
-        self.refreshed.emit(len(ids))
+        self._new_fields = await self._service.field_names()
+        if self.is_current(generation):
+            await self.install(generation, ids)
 
-    def _fetch_page(self, page: int) -> None:
-        if page in self._loading:
-            return
-        self._loading.add(page)
-        task = asyncio.get_event_loop().create_task(self._load_page(page, self._generation))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _load_page(self, page: int, generation: int) -> None:
-        start = page * PAGE
-        ids = self._ids[start : start + PAGE]
-        try:
-            rows = await self._service.get_many(ids)
-        finally:
-            self._loading.discard(page)
-        if generation != self._generation:
-            return
-        if len(self._cache) > MAX_CACHED:
-            self._cache.clear()
-        for contact in rows:
-            assert contact.id is not None
-            self._cache[contact.id] = contact
-        last = min(start + PAGE, len(self._ids)) - 1
-        if last >= start:
-            self.dataChanged.emit(self.index(start, 0), self.index(last, self.columnCount() - 1))
-
-    def cancel_pending(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+    def on_reset(self) -> None:
+        self._fields = self._new_fields
 
     # --- Qt model ------------------------------------------------------------------------
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._ids)
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(BASE_COLUMNS) + len(self._fields)
@@ -126,21 +79,8 @@ class ContactsModel(QAbstractTableModel):
         return None
 
     def contact_at(self, row: int) -> Contact | None:
-        if 0 <= row < len(self._ids):
-            contact = self._cache.get(self._ids[row])
-            if contact is None:
-                self._fetch_page(row // PAGE)
-            return contact
-        return None
-
-    def id_at(self, row: int) -> int:
-        return self._ids[row]
-
-    def row_of(self, contact_id: int) -> int | None:
-        try:
-            return self._ids.index(contact_id)
-        except ValueError:
-            return None
+        found: Contact | None = self.cached(row)
+        return found
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or index.row() >= len(self._ids):
