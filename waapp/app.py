@@ -17,6 +17,7 @@ from waapp.paths import DataPaths
 from waapp.providers.twilio import TwilioProvider
 from waapp.services.accounts import IN_PROCESS, AccountService
 from waapp.services.campaigns import CampaignService
+from waapp.services.campaigns.scheduler import CampaignScheduler
 from waapp.services.contacts import ContactService
 from waapp.services.events import AccountsChanged, EventBus, TunnelStateChanged
 from waapp.services.exporter import ExportService
@@ -66,6 +67,7 @@ class Services:
     templates: TemplateService
     campaigns: CampaignService
     sandbox: Sandbox | None = None
+    scheduler: CampaignScheduler | None = None
 
     async def start_network(self) -> None:
         """Start the in-process Sandbox, the accounts' providers and the status intake.
@@ -96,6 +98,9 @@ class Services:
         self.bus.subscribe(AccountsChanged, lambda _e: self._point_twilio_at_receiver())
         self._point_twilio_at_receiver()
         await self.campaigns.start_engine()
+        if self.scheduler is None:
+            self.scheduler = CampaignScheduler(self.campaigns)
+            await self.scheduler.start()
 
     def _point_twilio_at_receiver(self) -> None:
         """Twilio sends delivery reports to each message's ``StatusCallback``: unless the
@@ -172,6 +177,9 @@ class Services:
             await self._point_sandbox_at_receiver()
 
     async def close(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+            self.scheduler = None
         await self.campaigns.stop_engine()
         await self.intake.stop()
         await self.accounts.close()

@@ -398,10 +398,14 @@ class TwilioApi:
         return await self._read(request, handle)
 
     def _listing(self) -> list[tuple[float, Message | Inbound]]:
-        """Every Twilio message, outbound and inbound, newest first by date sent."""
+        """Every Twilio message, outbound and inbound, newest first by creation time.
+
+        The order must not change while a client pages through it: the time a message was
+        accepted never changes (its send time does, as statuses progress), and the sort is
+        stable for equal times."""
         world = self._sandbox.world
         records: list[tuple[float, Message | Inbound]] = [
-            (m.sent_at or m.time, m) for m in world.messages if m.dialect == "twilio"
+            (m.time, m) for m in world.messages if m.dialect == "twilio"
         ]
         records += [(i.at, i) for i in world.inbound if i.dialect in (None, "twilio")]
         records.sort(key=lambda record: record[0], reverse=True)

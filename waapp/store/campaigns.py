@@ -315,6 +315,46 @@ class CampaignRepository:
                 conn, campaign_id, target, cause=cause, detail=detail, only_from=only_from
             )
 
+    def schedule(
+        self,
+        campaign_id: int,
+        at: datetime,
+        *,
+        policy: MissedSchedulePolicy,
+        after_hours: int,
+        cause: str,
+        detail: str,
+    ) -> StatusChange:
+        """A draft becomes ``scheduled`` for ``at`` with its missed-schedule policy."""
+        with self._writer.begin() as conn:
+            change = self._transition(conn, campaign_id, _C.SCHEDULED, cause=cause, detail=detail)
+            assert change is not None
+            conn.execute(
+                campaigns.update()
+                .where(campaigns.c.id == campaign_id)
+                .values(
+                    scheduled_at=at,
+                    missed_schedule_policy=MissedSchedulePolicy(policy).value,
+                    missed_after_hours=after_hours,
+                )
+            )
+            return change
+
+    def unschedule(self, campaign_id: int, *, cause: str, detail: str) -> StatusChange | None:
+        """A ``scheduled`` campaign back to ``draft`` (its time cleared); None when it is
+        no longer scheduled (started or cancelled meanwhile)."""
+        with self._writer.begin() as conn:
+            change = self._transition(
+                conn, campaign_id, _C.DRAFT, cause=cause, detail=detail, only_from=[_C.SCHEDULED]
+            )
+            if change is not None:
+                conn.execute(
+                    campaigns.update()
+                    .where(campaigns.c.id == campaign_id)
+                    .values(scheduled_at=None)
+                )
+            return change
+
     def note(self, campaign_id: int, *, cause: str, detail: str) -> None:
         """A timeline entry without a status change (from = to = the current status)."""
         with self._writer.begin() as conn:

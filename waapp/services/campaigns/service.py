@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from waapp.core.entities import Campaign, CampaignEvent, TemplateKind, WindowPolicy
+from waapp.core.entities import (
+    Campaign,
+    CampaignEvent,
+    MissedSchedulePolicy,
+    TemplateKind,
+    WindowPolicy,
+)
 from waapp.core.errors import ValidationError
 from waapp.core.ports import HealthReport
 from waapp.core.states import CampaignStatus
@@ -192,10 +198,52 @@ class CampaignService:
 
     # --- actions -----------------------------------------------------------------------
 
-    async def start(self, campaign_id: int, *, run: bool = True) -> Campaign:
+    async def schedule(
+        self,
+        campaign_id: int,
+        at: datetime,
+        *,
+        missed_policy: MissedSchedulePolicy = MissedSchedulePolicy.ASK,
+        missed_after_hours: int = 6,
+    ) -> Campaign:
+        """A draft becomes ``scheduled``: the scheduler starts it at ``at`` (an aware time),
+        and applies ``missed_policy`` if waapp was closed then."""
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise ValidationError("The scheduled time needs a time zone.")
+        if missed_after_hours < 1:
+            raise ValidationError("“Skip if later than” needs at least 1 hour.")
+        at = at.astimezone(UTC)
+        policy = MissedSchedulePolicy(missed_policy)
+        await self._worker.run(
+            self.repo.schedule,
+            campaign_id,
+            at,
+            policy=policy,
+            after_hours=missed_after_hours,
+            cause="user",
+            detail=f"scheduled for {at:%Y-%m-%d %H:%M} UTC",
+        )
+        self._changed(campaign_id)
+        return await self._worker.run(self.repo.get, campaign_id)
+
+    async def unschedule(
+        self, campaign_id: int, *, cause: str = "user", detail: str = "schedule removed"
+    ) -> Campaign:
+        """A ``scheduled`` campaign back to ``draft`` (to edit it, or schedule it again)."""
+        campaign = await self._worker.run(self.repo.get, campaign_id)
+        if campaign.status is not _C.SCHEDULED:
+            raise ValidationError(f"“{campaign.name}” is {campaign.status.value}, not scheduled.")
+        await self._worker.run(self.repo.unschedule, campaign_id, cause=cause, detail=detail)
+        self._changed(campaign_id)
+        return await self._worker.run(self.repo.get, campaign_id)
+
+    async def start(
+        self, campaign_id: int, *, run: bool = True, cause: str = "user", note: str = ""
+    ) -> Campaign:
         """Freeze the recipients (rows with their variables and route, or skipped with the
         reason), move the campaign to ``sending`` and start its runner (with ``run`` False,
-        the engine picks it up at its next start: the command line without ``--wait``)."""
+        the engine picks it up at its next start: the command line without ``--wait``).
+        ``note`` leads the timeline entry (the scheduler's "started late …")."""
         campaign = await self._worker.run(self.repo.get, campaign_id)
         template = (
             await self._worker.run(self._db.templates.get, campaign.template_id)
@@ -224,8 +272,9 @@ class CampaignService:
             self.repo.begin_sending,
             campaign_id,
             planned,
-            cause="user",
-            detail=f"started: {len(planned)} recipient(s), {skipped} skipped",
+            cause=cause,
+            detail=(f"{note}; " if note else "")
+            + f"started: {len(planned)} recipient(s), {skipped} skipped",
         )
         if run:
             self.engine.run(campaign_id)
@@ -337,6 +386,11 @@ class CampaignService:
         """Until the campaign's runner (if any) has stopped; the campaign as it is then."""
         await self.engine.wait(campaign_id)
         return await self._worker.run(self.repo.get, campaign_id)
+
+    async def note(self, campaign_id: int, *, cause: str, detail: str) -> None:
+        """A timeline entry without a status change."""
+        await self._worker.run(self.repo.note, campaign_id, cause=cause, detail=detail)
+        self._changed(campaign_id)
 
     def _changed(self, campaign_id: int) -> None:
         self._bus.publish(CampaignChanged(campaign_id))

@@ -111,7 +111,7 @@ class CampaignPanel(QWidget):
         self.model = RecipientsModel(
             self._service.repo, self._worker, dialect=self.dialect, parent=self
         )
-        self._refreshing = False
+        self._refreshing: asyncio.Future[None] | None = None  # the refresh under way
         self._again = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._build()
@@ -284,13 +284,15 @@ class CampaignPanel(QWidget):
         await self.model.refresh(campaign_id)
 
     async def refresh(self) -> None:
-        """Read again (live while sending); overlapping calls collapse into one more."""
+        """Read again (live while sending). Overlapping calls collapse into one more pass,
+        and every caller returns only once the data read after its call is shown."""
         if self.campaign is None or self.campaign.id is None:
             return
-        if self._refreshing:
+        if self._refreshing is not None:
             self._again = True
+            await asyncio.shield(self._refreshing)
             return
-        self._refreshing = True
+        self._refreshing = asyncio.get_running_loop().create_future()
         try:
             while True:
                 self._again = False
@@ -300,7 +302,8 @@ class CampaignPanel(QWidget):
                 if not self._again:
                     break
         finally:
-            self._refreshing = False
+            done, self._refreshing = self._refreshing, None
+            done.set_result(None)
 
     async def _read(self, campaign_id: int) -> Snapshot:
         repo = self._service.repo
