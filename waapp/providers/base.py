@@ -58,6 +58,7 @@ __all__ = [
     "async_failure",
     "bad_response",
     "epoch_to_datetime",
+    "get_json",
     "header",
     "json_body",
     "next_page_params",
@@ -171,6 +172,27 @@ def refusal(
         retry_after_seconds=retry_after,
         may_have_reached=False,
     )
+
+
+async def get_json(
+    client: httpx.AsyncClient,
+    dialect: Dialect,
+    url: str,
+    *,
+    refusal: Callable[[httpx.Response], ProviderError],
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """GET ``url`` and return its JSON object; any failure raises ProviderRequestError
+    (``refusal`` maps a non-2xx answer the provider's way)."""
+    response = await request(client, dialect, "GET", url, **kwargs)
+    if isinstance(response, ProviderError):
+        raise raise_for(dialect, response)
+    if not response.is_success:
+        raise raise_for(dialect, refusal(response))
+    body = json_body(response)
+    if not isinstance(body, dict):
+        raise raise_for(dialect, bad_response(dialect, "the answer is not a JSON object"))
+    return body
 
 
 def bad_response(dialect: Dialect, detail: str) -> ProviderError:

@@ -228,19 +228,9 @@ class MetaProvider:
         return templates
 
     async def _get_json(self, url: str, params: list[tuple[str, str]]) -> dict[str, Any]:
-        response = await base.request(
-            self._client, _DIALECT, "GET", url, params=params, headers=self._headers
+        return await base.get_json(
+            self._client, _DIALECT, url, refusal=self._refusal, params=params, headers=self._headers
         )
-        if isinstance(response, ProviderError):
-            raise base.raise_for(_DIALECT, response)
-        if not response.is_success:
-            raise base.raise_for(_DIALECT, self._refusal(response))
-        body = base.json_body(response)
-        if not isinstance(body, dict):
-            raise base.raise_for(
-                _DIALECT, base.bad_response(_DIALECT, "the answer is not a JSON object")
-            )
-        return body
 
     # --- health -----------------------------------------------------------------------
 

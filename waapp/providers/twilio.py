@@ -203,19 +203,9 @@ class TwilioProvider:
     async def _get_json(
         self, url: str, params: list[tuple[str, str]] | None = None
     ) -> dict[str, Any]:
-        response = await base.request(
-            self._client, _DIALECT, "GET", url, params=params, auth=self._auth
+        return await base.get_json(
+            self._client, _DIALECT, url, refusal=self._refusal, params=params, auth=self._auth
         )
-        if isinstance(response, ProviderError):
-            raise base.raise_for(_DIALECT, response)
-        if not response.is_success:
-            raise base.raise_for(_DIALECT, self._refusal(response))
-        body = base.json_body(response)
-        if not isinstance(body, dict):
-            raise base.raise_for(
-                _DIALECT, base.bad_response(_DIALECT, "the answer is not a JSON object")
-            )
-        return body
 
     # --- templates --------------------------------------------------------------------
 

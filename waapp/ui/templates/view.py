@@ -178,8 +178,6 @@ class TemplatesView(Screen):
         bridge.contactsChanged.connect(lambda: self.spawn(self._reload_fields()))
         self._update_actions()
 
-    # --- plumbing ------------------------------------------------------------------------
-
     # --- loading -------------------------------------------------------------------------
 
     async def load(self) -> None:
