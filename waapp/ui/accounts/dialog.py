@@ -42,6 +42,7 @@ from waapp.ui import ops
 from waapp.ui.accounts.words import CHOOSER, CHOOSER_ORDER, DIALECT_NAMES, IN_PROCESS_ABOUT
 from waapp.ui.ops import Op
 from waapp.ui.theme import status_color
+from waapp.ui.wizard_bar import error_label
 
 SAVED_PLACEHOLDER = "•••• saved in the keyring"
 CLEARED_PLACEHOLDER = "will be removed when you save"
@@ -178,10 +179,7 @@ class AccountDialog(QDialog):
         self.form_page = QWidget()
         self.pages.addWidget(self.form_page)
 
-        self.error = QLabel()
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(f"color: {status_color('bad').name()};")
-        self.error.hide()
+        self.error = error_label()
 
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel

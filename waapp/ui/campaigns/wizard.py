@@ -68,6 +68,7 @@ from waapp.services.campaigns.preflight import (
 from waapp.services.templates import SAMPLE_CONTACT, freeform_mapping, preview
 from waapp.ui.ops import Op
 from waapp.ui.theme import status_color
+from waapp.ui.wizard_bar import WizardBar
 
 __all__ = ["CampaignWizard"]
 
@@ -163,24 +164,9 @@ class CampaignWizard(QDialog):
         ):
             self.pages.addWidget(build())
 
-        self.error = QLabel()
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(f"color: {status_color('bad').name()};")
-        self.error.hide()
-        self.back_btn = QPushButton("Back")
-        self.back_btn.clicked.connect(self.back)
-        self.next_btn = QPushButton("Next")
-        self.next_btn.setObjectName("primary")
-        self.next_btn.setDefault(True)
-        self.next_btn.clicked.connect(self.next)
-        self.cancel_btn = QPushButton("Cancel")
-        self.cancel_btn.clicked.connect(self.reject)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.error, 1)
-        buttons.addStretch()
-        buttons.addWidget(self.back_btn)
-        buttons.addWidget(self.next_btn)
-        buttons.addWidget(self.cancel_btn)
+        buttons = WizardBar(back=self.back, next=self.next, cancel=self.reject)
+        self.error, self.back_btn = buttons.error, buttons.back_btn
+        self.next_btn, self.cancel_btn = buttons.next_btn, buttons.cancel_btn
         self.step = QLabel()
         self.step.setObjectName("screenTitle")
         layout = QVBoxLayout(self)

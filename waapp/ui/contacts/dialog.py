@@ -34,6 +34,7 @@ from waapp.core.phones import display_phone, normalize_phone, region_name
 from waapp.services.contacts import ContactService
 from waapp.ui.ops import Op
 from waapp.ui.theme import status_color
+from waapp.ui.wizard_bar import error_label
 
 
 @functools.cache
@@ -124,10 +125,7 @@ class ContactDialog(QDialog):
         self.opt_reason.setEnabled(self.opted_out.isChecked())
         self.opted_out.toggled.connect(self.opt_reason.setEnabled)
 
-        self.error = QLabel()
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(f"color: {status_color('bad').name()};")
-        self.error.hide()
+        self.error = error_label()
 
         form = QFormLayout()
         form.addRow("Name", self.name)

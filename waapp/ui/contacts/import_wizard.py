@@ -48,6 +48,7 @@ from waapp.services.spreadsheet import NO_HEADER, SUPPORTED, ColumnMapping, colu
 from waapp.ui.contacts.dialog import fill_countries
 from waapp.ui.ops import Op
 from waapp.ui.theme import status_color
+from waapp.ui.wizard_bar import WizardBar
 
 IGNORE, PHONE, NAME, NAME_PART, FIELD = "ignore", "phone", "name", "name_part", "field"
 OPT_OUT, OPT_OUT_REASON = "opt_out", "opt_out_reason"
@@ -152,24 +153,9 @@ class ImportWizard(QDialog):
         self.pages.addWidget(self._preview_page())
         self.pages.addWidget(self._run_page())
 
-        self.error = QLabel()
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(f"color: {status_color('bad').name()};")
-        self.error.hide()
-        self.back_btn = QPushButton("Back")
-        self.back_btn.clicked.connect(self.back)
-        self.next_btn = QPushButton("Next")
-        self.next_btn.setObjectName("primary")
-        self.next_btn.setDefault(True)
-        self.next_btn.clicked.connect(self.next)
-        self.cancel_btn = QPushButton("Cancel")
-        self.cancel_btn.clicked.connect(self.cancel)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.error, 1)
-        buttons.addStretch()
-        buttons.addWidget(self.back_btn)
-        buttons.addWidget(self.next_btn)
-        buttons.addWidget(self.cancel_btn)
+        buttons = WizardBar(back=self.back, next=self.next, cancel=self.cancel)
+        self.error, self.back_btn = buttons.error, buttons.back_btn
+        self.next_btn, self.cancel_btn = buttons.next_btn, buttons.cancel_btn
         layout = QVBoxLayout(self)
         self.step = QLabel()
         self.step.setObjectName("screenTitle")

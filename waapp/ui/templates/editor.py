@@ -46,6 +46,7 @@ from waapp.services.templates import (
 from waapp.ui.ops import Op
 from waapp.ui.templates.flow import FlowLayout
 from waapp.ui.theme import is_dark, status_color
+from waapp.ui.wizard_bar import error_label
 
 CATEGORIES = [
     ("Marketing", "MARKETING"),
@@ -195,10 +196,7 @@ class TemplateEditor(QDialog):
         self.note = QLabel()
         self.note.setObjectName("hint")
         self.note.setWordWrap(True)
-        self.error = QLabel()
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(f"color: {status_color('bad').name()};")
-        self.error.hide()
+        self.error = error_label()
 
         sample_row = QHBoxLayout()
         sample_row.addWidget(QLabel("Preview for"))
