@@ -41,7 +41,7 @@ from waapp.core.templates import (
     validate_mapping,
 )
 from waapp.core.window import in_service_window
-from waapp.services.campaigns.limits import default_pace
+from waapp.services.campaigns.limits import daily_limit, default_pace
 from waapp.services.campaigns.planning import plan_messages, text_for
 from waapp.store.campaigns import CampaignRepository
 from waapp.store.database import Database
@@ -64,8 +64,6 @@ __all__ = [
 
 #: How many people each list of the report names; the count is always complete.
 LIST_CAP = 100
-
-_TIER = re.compile(r"^TIER_(\d+)(K?)$", re.IGNORECASE)
 
 
 @dataclass(slots=True)
@@ -184,16 +182,6 @@ class PreflightReport:
     @property
     def duration(self) -> str:
         return duration_text(self.seconds)
-
-
-def daily_limit(tier: str | None) -> int | None:
-    """Meta's messaging-limit tier as new people per 24 h (None: unlimited or unknown)."""
-    if not tier:
-        return None
-    found = _TIER.match(tier.strip())
-    if found is None:
-        return None
-    return int(found.group(1)) * (1000 if found.group(2) else 1)
 
 
 def duration_text(seconds: float) -> str:
