@@ -440,4 +440,17 @@ def test_catalogue_is_pure_python() -> None:
             imported.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
-    assert imported <= {"__future__", "dataclasses", "datetime", "enum"}
+    assert imported <= {"__future__", "dataclasses", "datetime", "enum", "re"}
+
+
+def test_account_advice_drops_the_campaign_part_for_checks_outside_a_campaign() -> None:
+    token = catalogue.lookup("meta", "190")
+    assert "resume the campaign" in token.what_to_do
+    assert token.account_advice == (
+        "Create a new access token in Meta Business Manager (a system-user token does not "
+        "expire) and paste it into the account settings."
+    )
+    for entry in catalogue.entries():
+        advice = entry.account_advice
+        assert "resume the campaign" not in advice, (entry.code, advice)
+        assert advice.endswith((".", ")")), (entry.code, advice)

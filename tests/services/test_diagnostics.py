@@ -138,7 +138,7 @@ class Accounts:
             if account_id == 5:
                 return HealthReport(
                     False,
-                    f"Access token expired. {lookup('meta', '190').what_to_do}",
+                    f"Access token expired. {lookup('meta', '190').account_advice}",
                     {"error_code": "190"},
                 )
             return HealthReport(True, "Ready.", {"quality_rating": "GREEN"})

@@ -45,6 +45,7 @@ status instead (a 400 with an unknown code is NEVER), and the meaning names the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import StrEnum
@@ -54,6 +55,7 @@ __all__ = [
     "CatalogueEntry",
     "Dialect",
     "ErrorClass",
+    "account_advice",
     "classify_http",
     "dialect_of",
     "entries",
@@ -135,6 +137,24 @@ class CatalogueEntry:
             raise ValueError(f"RETRY_LATER entry {self.provider}/{self.code} needs retry_after")
         if self.max_attempts is not None and self.max_attempts < 1:
             raise ValueError(f"entry {self.provider}/{self.code}: max_attempts must be >= 1")
+
+    @property
+    def account_advice(self) -> str:
+        """``what_to_do`` where no campaign is involved (a connection test, a template sync):
+        without its “…then resume the campaign” part."""
+        return account_advice(self.what_to_do)
+
+
+_RESUME_AFTER = re.compile(r",? then resume the campaign(?=[.;])")
+_RESUME_ONCE = re.compile(r"; resume the campaign once [^.;]*")
+_RESUME_ANY = re.compile(r"resume the campaign")
+
+
+def account_advice(what_to_do: str) -> str:
+    """Advice written for a paused campaign, reworded for a check outside any campaign."""
+    text = _RESUME_AFTER.sub("", what_to_do)
+    text = _RESUME_ONCE.sub("", text)
+    return _RESUME_ANY.sub("test the connection again", text)
 
 
 #: Sends in all (the first included) for a code the catalogue does not know.
@@ -503,7 +523,7 @@ _TWILIO: tuple[CatalogueEntry, ...] = (
 
 _NEW_TOKEN = (
     "Create a new access token in Meta Business Manager (a system-user token does not "
-    "expire), paste it into the account settings, then resume the campaign."
+    "expire) and paste it into the account settings, then resume the campaign."
 )
 
 _META_ENTRIES: tuple[CatalogueEntry, ...] = (
@@ -1040,7 +1060,7 @@ _WASENDER: tuple[CatalogueEntry, ...] = (
         _PAUSE,
         "WhatsApp session disconnected",
         "Your WhatsApp session at WaSender is disconnected, so nothing can be sent.",
-        "Check that your phone is on and online, reconnect the session in your WaSender "
+        "Check that your phone is on and online and reconnect the session in your WaSender "
         "dashboard, " + _RELINK,
     ),
     CatalogueEntry(

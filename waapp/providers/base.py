@@ -87,7 +87,7 @@ def utc_now() -> datetime:
 def raise_for(dialect: Dialect, error: ProviderError) -> ProviderRequestError:
     """The exception to raise for ``error``, with the catalogue's what-to-do."""
     entry = catalogue.lookup(dialect, error.code)
-    return ProviderRequestError(error, what_to_do=entry.what_to_do)
+    return ProviderRequestError(error, what_to_do=entry.account_advice)
 
 
 # --- requests ------------------------------------------------------------------------------
@@ -359,7 +359,7 @@ def phone_e164(raw: object) -> str | None:
 def unhealthy(dialect: Dialect, error: ProviderError, **details: str) -> HealthReport:
     """The health report for a check that could not be made or was refused."""
     entry = catalogue.lookup(dialect, error.code)
-    summary = f"{error.title}. {entry.what_to_do}"
+    summary = f"{error.title}. {entry.account_advice}"
     extra = {"error_code": error.code}
     if error.detail:
         extra["error_detail"] = error.detail

@@ -139,7 +139,7 @@ class AccountHealth:
         advice = self.report.details.get("what_to_do")
         code = self.report.details.get("error_code")
         if not advice and code and self.dialect is not None:
-            advice = catalogue.lookup(self.dialect, code).what_to_do
+            advice = catalogue.lookup(self.dialect, code).account_advice
         if advice and advice not in self.report.summary:
             return advice
         return None
