@@ -90,6 +90,12 @@ def test_template_with_a_missing_value_is_not_sent() -> None:
     ("response", "code", "title"),
     [
         (refused(401, "API key is required"), "http_401", "WaSender API key refused"),
+        (refused(401, "Invalid API key"), "http_401", "WaSender API key refused"),
+        (
+            refused(401, "WhatsApp session is not connected. Current status: need_scan"),
+            "session_need_scan",
+            "Scan the QR code again",
+        ),
         (refused(403, "Your plan has expired"), "http_403", "WaSender refused access"),
         (
             refused(
@@ -120,6 +126,8 @@ def test_template_with_a_missing_value_is_not_sent() -> None:
     ],
     ids=[
         "401",
+        "401-invalid-key",
+        "401-session-dropped",
         "403",
         "422",
         "disconnected",
@@ -244,6 +252,7 @@ def test_fetch_status_numeric_and_string(status: object, expected: DeliveryStatu
     assert update is not None
     assert (update.provider_message_id, update.status) == ("100000", expected)
     assert update.recipient == "+15551234567"
+    assert update.key_id == "EN82FV"  # what its webhooks will call it
     assert (update.error is not None) == (expected is DeliveryStatus.FAILED)
     assert mock.last.url.path == "/api/messages/100000/info"
     assert mock.last.headers["authorization"] == "Bearer session-key"

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from waapp.core.catalogue import Dialect
 from waapp.core.entities import AccountKind, Contact, Group, Template
@@ -141,6 +141,10 @@ class StatusUpdate:
     recipient: str | None = None  # +E164
     error: ProviderError | None = None
     reference: str | None = None  # our own id, when the provider echoes it back
+    #: The provider's second id of the same message, when the answer names both: WaSender's
+    #: message info gives the WhatsApp ``key.id`` its status webhooks use next to the
+    #: ``msgId`` of the send (providers.md §3.5). The store keeps it on the message.
+    key_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,3 +215,36 @@ class Provider(Protocol):
         """Meta's GET handshake: the ``hub.challenge`` to echo, or None to refuse (403)."""
 
     def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """An outbound message as the provider's own list shows it (see :class:`SentLookup`)."""
+
+    provider_message_id: str
+    to: str  # +E164
+    #: When the provider created it (accepted the request); None when the list omits it.
+    created_at: datetime | None
+    #: The text as the provider stores it (a template's rendered text); None when not shown.
+    body: str | None
+    #: None while the provider still holds it (accepted, queued, sending).
+    status: DeliveryStatus | None = None
+    status_at: datetime | None = None  # when it last changed
+    error: ProviderError | None = None  # with ``status`` failed
+
+
+@runtime_checkable
+class SentLookup(Protocol):
+    """An optional capability of a :class:`Provider`: list what this account sent.
+
+    Used to reconcile messages whose outcome is unknown (the request may or may not have
+    reached the provider) by recipient and time. Twilio has it (its Messages list,
+    filtered by ``To``, ``From`` and ``DateSent``, and it creates the message while
+    answering the POST). Meta has no such list and reconciles through the reference its
+    status webhook echoes (``biz_opaque_callback_data``); WaSender has none either.
+    """
+
+    async def find_sent(self, to: str, *, since: datetime) -> list[SentMessage]:
+        """Every message this account's sender sent to ``to`` (+E164) created at or after
+        ``since`` (or whose creation time the provider does not give). Raises
+        ProviderRequestError when the provider cannot say — never a partial list."""

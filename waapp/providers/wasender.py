@@ -4,15 +4,19 @@ Requests: JSON with ``Authorization: Bearer <session API key>``; ``POST /api/sen
 answers ``{success, data: {msgId, jid, status}}``. No templates and no 24 h window: an
 "approved" template is rendered here with ``waapp.core.templates`` and sent as text.
 
-Ids. A send returns WaSender's integer ``msgId`` (our ``provider_message_id``), which
-:meth:`WaSenderProvider.fetch_status` polls (``/api/messages/{msgId}/info``). Status
-webhooks (``messages.update``) name the message by its WhatsApp ``key.id`` instead, which
-only the info endpoint relates to the ``msgId``; they are returned with that id as
-``provider_message_id`` (see the note on ports in the package docstring).
+Ids. A send returns WaSender's integer ``msgId`` (our ``provider_message_id``) and nothing
+else that names the message (``{msgId, jid, status}``, providers.md §3.2). Status webhooks
+(``messages.update``) name it by its WhatsApp ``key.id`` instead, which only the info
+endpoint relates to the ``msgId``: :meth:`WaSenderProvider.fetch_status` (polling
+``/api/messages/{msgId}/info``) returns that ``key.id`` as ``StatusUpdate.key_id``, the
+store keeps it on the message, and from then on the webhooks, returned with the ``key.id``
+as ``provider_message_id``, find their message (those that came earlier are merged then).
 
 Errors. WaSender has no error codes: refusals are classified by HTTP status, except that
 the message text is read for what the catalogue names (session needing a QR scan,
-disconnected, logged out, expired, still connecting; number not on WhatsApp).
+disconnected, logged out, expired, still connecting; number not on WhatsApp) — on a 401
+too, which is also how a session that is not connected is refused: a dropped session must
+say "scan the QR code again", not "API key refused".
 """
 
 from __future__ import annotations
@@ -193,7 +197,7 @@ class WaSenderProvider:
         return base.refusal(
             _DIALECT,
             status=status,
-            code=_code_of(detail) if status not in (401, 429) else None,
+            code=_code_of(detail) if status != 429 else None,
             detail=detail,
             retry_after=base.retry_after_seconds(
                 response, body_value=retry_value, now=self._clock()
@@ -219,12 +223,14 @@ class WaSenderProvider:
         if delivery is None:
             return None
         key = _dict(data.get("key"))
+        key_id = _text(key.get("id") or data.get("id"))
         return StatusUpdate(
             provider_message_id=provider_message_id.strip(),
             status=delivery,
             occurred_at=self._clock(),
             recipient=base.phone_e164(data.get("remoteJid") or key.get("remoteJid")),
             error=_message_error() if delivery is DeliveryStatus.FAILED else None,
+            key_id=key_id if key_id and key_id != provider_message_id.strip() else None,
         )
 
     async def list_templates(self) -> list[Template]:

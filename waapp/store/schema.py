@@ -254,6 +254,10 @@ messages = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", UTCDateTime),
     Column("provider_message_id", String),
+    # The provider's second id of the message, when it has one: WaSender's status webhooks
+    # name the WhatsApp ``key.id``, learnt from its message info, not the send's ``msgId``
+    # (revision 0002).
+    Column("provider_key_id", String),
     Column("error_code", String),
     Column("error_title", Text),
     Column("error_detail", Text),
@@ -268,6 +272,7 @@ messages = Table(
     Index("ix_messages_campaign_id_state", "campaign_id", "state"),
     Index("ix_messages_state_next_attempt_at", "state", "next_attempt_at"),
     Index("ix_messages_provider_message_id", "provider_message_id"),
+    Index("ix_messages_provider_key_id", "provider_key_id"),
     Index("ix_messages_contact_id", "contact_id"),
 )
 

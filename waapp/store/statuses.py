@@ -4,10 +4,15 @@ One call of :meth:`StatusRepository.apply` is one transaction that
 
 1. records every status update in ``status_events`` (``INSERT OR IGNORE``: the same update
    delivered twice — webhook retry, webhook + poll — is one row);
-2. finds each update's message by provider message id, or by our own message id when the
-   provider echoed it back (``StatusUpdate.reference``, Meta's ``biz_opaque_callback_data``)
-   and the row has no provider id yet (the send result was lost: the row gets the id);
-   only messages of campaigns of the event's own account are ever matched;
+2. finds each update's message by provider message id — the one of the send, or the
+   provider's second id of the message (``messages.provider_key_id``: WaSender's webhooks
+   name the WhatsApp ``key.id``, not the send's ``msgId``) — or by our own message id when
+   the provider echoed it back (``StatusUpdate.reference``, Meta's
+   ``biz_opaque_callback_data``) and the row has no provider id yet (the send result was
+   lost: the row gets the id); only messages of campaigns of the event's own account are
+   ever matched. An update that names both ids (``StatusUpdate.key_id``: WaSender's message
+   info, polled) teaches the row its second id, and the updates recorded earlier under that
+   id — webhooks that came before anyone knew whose they were — are merged now;
 3. merges the update with :func:`waapp.core.states.merge_status` — forward only; stale,
    duplicate and inapplicable updates change nothing; a late ``failed`` after ``sent`` is
    kept with its code, title and detail — and dates each step of the delivery chain with
@@ -48,7 +53,13 @@ from sqlalchemy import Row, select
 from sqlalchemy.engine import Connection, Engine
 
 from waapp.core.entities import InboundMessage, Message, Route, StatusEvent
-from waapp.core.ports import InboundText, MarketingPreference, StatusUpdate, WebhookEvent
+from waapp.core.ports import (
+    InboundText,
+    MarketingPreference,
+    ProviderError,
+    StatusUpdate,
+    WebhookEvent,
+)
 from waapp.core.states import DeliveryStatus, MessageState, merge_status
 from waapp.store.engine import batched, json_text, placeholders, writer
 from waapp.store.schema import (
@@ -56,6 +67,7 @@ from waapp.store.schema import (
     format_utc,
     inbound_messages,
     messages,
+    parse_utc,
     require_utc,
     status_events,
 )
@@ -133,6 +145,7 @@ class _Ledger:
     error_code: str | None
     error_title: str | None
     error_detail: str | None
+    provider_key_id: str | None = None
     original_state: MessageState = field(init=False)
     dirty: bool = False
 
@@ -142,7 +155,8 @@ class _Ledger:
 
 _LEDGER_COLUMNS = (
     "m.id, m.campaign_id, c.account_id, m.state, m.provider_message_id, "
-    "m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.error_code, m.error_title, m.error_detail"
+    "m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.error_code, m.error_title, "
+    "m.error_detail, m.provider_key_id"
 )
 _LEDGER_FROM = f"FROM {messages.name} m JOIN {campaigns.name} c ON c.id = m.campaign_id"
 
@@ -158,6 +172,7 @@ def _ledger(row: Sequence[Any]) -> _Ledger:
         error_code=row[9],
         error_title=row[10],
         error_detail=row[11],
+        provider_key_id=row[12],
     )
 
 
@@ -168,7 +183,7 @@ _INSERT_STATUS_EVENT = (
 _UPDATE_MESSAGE = (
     f"UPDATE {messages.name} SET state = ?, provider_message_id = ?, sent_at = ?, "
     "delivered_at = ?, read_at = ?, failed_at = ?, error_code = ?, error_title = ?, "
-    "error_detail = ?, updated_at = ? WHERE id = ?"
+    "error_detail = ?, provider_key_id = ?, updated_at = ? WHERE id = ?"
 )
 _INSERT_INBOUND = (
     f"INSERT OR IGNORE INTO {inbound_messages.name} (account_id, contact_id, from_phone, body, "
@@ -231,6 +246,8 @@ def _raw(update: StatusUpdate) -> str:
         extra["recipient"] = update.recipient
     if update.reference:
         extra["reference"] = update.reference
+    if update.key_id:
+        extra["key_id"] = update.key_id
     if update.error is not None:
         extra["error"] = {
             key: value
@@ -335,19 +352,32 @@ class StatusRepository:
         recorded = conn.exec_driver_sql(_INSERT_STATUS_EVENT, rows).rowcount
 
         ledgers = self._match(conn, updates)
+        learned = self._learn_key_ids(ledgers, updates)
+        # Recorded earlier under a second id learnt just now: merged with the batch (a
+        # repeat of an update of this batch is left out, as its row was not recorded twice).
+        in_batch = {(a, u.provider_message_id, u.status.value, o) for a, u, o in updates}
+        earlier = [
+            (account_id, update, occurred, False)
+            for account_id, update, occurred in self._recorded_under(conn, learned)
+            if (account_id, update.provider_message_id, update.status.value, occurred)
+            not in in_batch
+        ]
         applied = ignored = unmatched = 0
         # Oldest first (the stored text sorts as time does): within a batch the provider's
-        # own order wins over arrival order.
-        for account_id, update, occurred in sorted(updates, key=lambda u: u[2]):
+        # own order wins over arrival order. Earlier updates count only when they apply.
+        for account_id, update, occurred, new in sorted(
+            [(a, u, o, True) for a, u, o in updates] + earlier, key=lambda u: u[2]
+        ):
             ledger = ledgers.get((account_id, update.provider_message_id))
             if ledger is None:
-                unmatched += 1
+                unmatched += 1 if new else 0
             elif self._merge(ledger, update, occurred):
                 applied += 1
-            else:
+            elif new:
                 ignored += 1
 
-        changed = [ledger for ledger in ledgers.values() if ledger.dirty]
+        # A ledger found under both of its ids is one row.
+        changed = list({ledger.id: ledger for ledger in ledgers.values() if ledger.dirty}.values())
         if changed:
             conn.exec_driver_sql(
                 _UPDATE_MESSAGE,
@@ -362,6 +392,7 @@ class StatusRepository:
                         ledger.error_code,
                         ledger.error_title,
                         ledger.error_detail,
+                        ledger.provider_key_id,
                         now,
                         ledger.id,
                     )
@@ -383,18 +414,24 @@ class StatusRepository:
     def _match(
         conn: Connection, updates: list[tuple[int, StatusUpdate, str]]
     ) -> dict[tuple[int, str], _Ledger]:
-        """(account id, provider message id) → the message row it is about."""
+        """(account id, provider message id) → the message row it is about; the id is the
+        row's ``provider_message_id`` or its ``provider_key_id``."""
         found: dict[tuple[int, str], _Ledger] = {}
         provider_ids = sorted({update.provider_message_id for _, update, _ in updates})
         for chunk in batched(provider_ids):
+            wanted = set(chunk)
+            marks = placeholders(len(chunk))
             sql = (
                 f"SELECT {_LEDGER_COLUMNS} {_LEDGER_FROM} "
-                f"WHERE m.provider_message_id IN ({placeholders(len(chunk))})"
+                f"WHERE m.provider_message_id IN ({marks}) OR m.provider_key_id IN ({marks})"
             )
-            for row in conn.exec_driver_sql(sql, tuple(chunk)):
+            for row in conn.exec_driver_sql(sql, tuple(chunk) * 2):
                 ledger = _ledger(row)
-                assert ledger.provider_message_id is not None
-                found[(ledger.account_id, ledger.provider_message_id)] = ledger
+                for provider_id in (ledger.provider_message_id, ledger.provider_key_id):
+                    if provider_id in wanted:
+                        assert provider_id is not None
+                        # The first row found keeps an id (as the send's id always did).
+                        found.setdefault((ledger.account_id, provider_id), ledger)
 
         # Not found by provider id: our own id, when the provider echoed it back.
         by_reference: dict[int, list[tuple[int, str]]] = defaultdict(list)
@@ -417,6 +454,63 @@ class StatusRepository:
                         ledger.dirty = True
                     if ledger.provider_message_id == provider_id:
                         found[(account_id, provider_id)] = ledger
+        return found
+
+    @staticmethod
+    def _learn_key_ids(
+        ledgers: dict[tuple[int, str], _Ledger], updates: list[tuple[int, StatusUpdate, str]]
+    ) -> set[tuple[int, str]]:
+        """Give each matched row without a second id the ``key_id`` its update names, and
+        find the row under that id too; the (account id, key id) pairs learnt."""
+        learned: set[tuple[int, str]] = set()
+        for account_id, update, _ in updates:
+            key_id = (update.key_id or "").strip() if isinstance(update.key_id, str) else ""
+            ledger = ledgers.get((account_id, update.provider_message_id))
+            if not key_id or ledger is None or (account_id, key_id) in ledgers:
+                continue
+            if ledger.provider_key_id is None:  # known already: its webhooks matched
+                ledger.provider_key_id = key_id
+                ledger.dirty = True
+                ledgers[(account_id, key_id)] = ledger
+                learned.add((account_id, key_id))
+        return learned
+
+    @staticmethod
+    def _recorded_under(
+        conn: Connection, keys: set[tuple[int, str]]
+    ) -> list[tuple[int, StatusUpdate, str]]:
+        """The status updates recorded earlier for these (account id, provider id) pairs,
+        as they were parsed (the error's title and detail come back from ``raw``)."""
+        found: list[tuple[int, StatusUpdate, str]] = []
+        by_account: dict[int, list[str]] = defaultdict(list)
+        for account_id, provider_id in sorted(keys):
+            by_account[account_id].append(provider_id)
+        for account_id, ids in by_account.items():
+            for chunk in batched(ids):
+                sql = (
+                    "SELECT provider_message_id, status, occurred_at, error_code, raw "
+                    f"FROM {status_events.name} "
+                    f"WHERE account_id = ? AND provider_message_id IN ({placeholders(len(chunk))})"
+                )
+                for provider_id, status, occurred, code, raw in conn.exec_driver_sql(
+                    sql, (account_id, *chunk)
+                ):
+                    try:
+                        delivery = DeliveryStatus(status)
+                    except ValueError:
+                        continue
+                    found.append(
+                        (
+                            account_id,
+                            StatusUpdate(
+                                provider_message_id=provider_id,
+                                status=delivery,
+                                occurred_at=parse_utc(occurred),
+                                error=_recorded_error(code, raw),
+                            ),
+                            occurred,
+                        )
+                    )
         return found
 
     @staticmethod
@@ -628,6 +722,21 @@ class StatusRepository:
                 "SELECT counters FROM campaigns WHERE id = ?", (campaign_id,)
             ).scalar()
         return _tidy(_counters_from_json(text)) if text is not None else {}
+
+
+def _recorded_error(code: str | None, raw: str | None) -> ProviderError | None:
+    """The error of a recorded ``failed`` update, rebuilt from its columns and ``raw``."""
+    if not code:
+        return None
+    try:
+        extra = json.loads(raw) if raw else {}
+    except ValueError:
+        extra = {}
+    error = extra.get("error") if isinstance(extra, dict) else None
+    error = error if isinstance(error, dict) else {}
+    return ProviderError(
+        code=code, title=str(error.get("title") or ""), detail=str(error.get("detail") or "")
+    )
 
 
 def recount(conn: Connection, campaign_id: int) -> dict[str, int]:

@@ -1,5 +1,6 @@
 """A campaign under test: a real store under tmp_path, the Sandbox in-process (Meta
-dialect), a Meta provider pointed at it, contacts in one group, and the CampaignService."""
+dialect by default; ``kind`` picks Twilio or WaSender), that kind's provider pointed at it,
+contacts in one group, and the CampaignService."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,44 @@ FAST: dict[str, Any] = {
 
 #: Engine settings for tests: short waits.
 QUICK: dict[str, Any] = {"backoff_base": 0.05, "backoff_cap": 0.2, "idle_poll": 0.05}
+
+
+def account_of(kind: AccountKind, url: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The settings and secrets of an account of ``kind`` served by the Sandbox at ``url``."""
+    if kind is AccountKind.TWILIO:
+        settings: dict[str, Any] = {
+            "account_sid": sb.DEFAULT_TWILIO_ACCOUNT_SID,
+            "sender": sb.DEFAULT_TWILIO_SENDER,
+            "base_url": url,
+            "content_base_url": f"{url}/v1",
+        }
+        return settings, {"auth_token": sb.DEFAULT_TWILIO_AUTH_TOKEN}
+    if kind is AccountKind.WASENDER:
+        return {"base_url": url}, {
+            "api_key": sb.DEFAULT_WASENDER_API_KEY,
+            "webhook_secret": sb.DEFAULT_WASENDER_WEBHOOK_SECRET,
+        }
+    settings = {
+        "phone_number_id": sb.DEFAULT_META_PHONE_NUMBER_ID,
+        "waba_id": sb.DEFAULT_META_WABA_ID,
+        "base_url": url,
+    }
+    return settings, {
+        "access_token": sb.DEFAULT_META_ACCESS_TOKEN,
+        "app_secret": sb.DEFAULT_META_APP_SECRET,
+        "verify_token": sb.DEFAULT_META_VERIFY_TOKEN,
+    }
+
+
+#: A gateway's pace without its human-like waits (WaSender's default is one message per
+#: 5 s plus jitter), for a campaign's ``pacing`` in tests.
+BRISK: dict[str, Any] = {
+    "rate": 300.0,
+    "in_flight": 4,
+    "jitter": [0, 0],
+    "hourly_cap": None,
+    "warmup": False,
+}
 
 
 def phone(i: int) -> str:
@@ -87,42 +126,30 @@ async def rig(
     scenario: dict[str, Any] | None = None,
     engine: dict[str, Any] | None = None,
     extra_contacts: list[Contact] | None = None,
+    kind: AccountKind = AccountKind.META,
 ) -> AsyncIterator[Rig]:
     worker = DatabaseWorker()
     db = await worker.run(open_database, tmp_path / "waapp.sqlite3")
     sandbox = Sandbox(config={"scenario": {**FAST, **(scenario or {})}})
     url = await sandbox.start()
     client = make_client(timeout=httpx.Timeout(connect=2.0, read=2.0, write=2.0, pool=2.0))
-    settings = {
-        "phone_number_id": sb.DEFAULT_META_PHONE_NUMBER_ID,
-        "waba_id": sb.DEFAULT_META_WABA_ID,
-        "base_url": url,
-    }
-    secrets = {
-        "access_token": sb.DEFAULT_META_ACCESS_TOKEN,
-        "app_secret": sb.DEFAULT_META_APP_SECRET,
-        "verify_token": sb.DEFAULT_META_VERIFY_TOKEN,
-    }
-    provider = make_provider(AccountKind.META, settings, secrets, client=client)
-    account = await worker.run(
-        db.accounts.add, Account(kind=AccountKind.META, name="Shop", settings=settings)
-    )
+    settings, secrets = account_of(kind, url)
+    provider = make_provider(kind, settings, secrets, client=client)
+    account = await worker.run(db.accounts.add, Account(kind=kind, name="Shop", settings=settings))
     assert account.id is not None
-    await worker.run(
-        db.templates.replace_synced,
-        account.id,
-        [
-            Template(
-                account_id=account.id,
-                kind=TemplateKind.APPROVED,
-                name="order_update",
-                language="en_US",
-                category="UTILITY",
-                body="Hi {{1}}, your order {{2}} is on its way.",
-                status="APPROVED",
-            )
-        ],
+    order_update = Template(
+        account_id=account.id,
+        kind=TemplateKind.APPROVED,
+        name="order_update",
+        language="en_US",
+        category="UTILITY",
+        body="Hi {{1}}, your order {{2}} is on its way.",
+        status="APPROVED",
     )
+    if kind is AccountKind.TWILIO:  # a Content API item: the Sandbox's own, with its SID
+        synced = {t.name: t for t in await provider.list_templates()}
+        order_update = replace(synced["order_update"], account_id=account.id)
+    await worker.run(db.templates.replace_synced, account.id, [order_update])
     template = next(
         t for t in await worker.run(db.templates.list, account.id) if t.name == "order_update"
     )
