@@ -262,7 +262,9 @@ class WaSenderProvider:
             return HealthReport(False, _NEED_SCAN_SUMMARY, details)
         entry = catalogue.lookup(_DIALECT, f"session_{status}")
         if entry.known:
-            return HealthReport(False, entry.meaning, {**details, "what_to_do": entry.what_to_do})
+            return HealthReport(
+                False, entry.meaning, {**details, "what_to_do": entry.account_advice}
+            )
         return HealthReport(
             False, f"WaSender reports the session as “{status}”; it cannot send now.", details
         )
