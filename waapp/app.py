@@ -29,6 +29,7 @@ from waapp.store.database import Database, open_database
 from waapp.store.worker import DatabaseWorker
 
 if TYPE_CHECKING:
+    from waapp.instance import SendingLock
     from waapp.sandbox.server import Sandbox
 
 log = logging.getLogger("waapp")
@@ -68,16 +69,24 @@ class Services:
     campaigns: CampaignService
     sandbox: Sandbox | None = None
     scheduler: CampaignScheduler | None = None
+    sending_lock: SendingLock | None = None
 
-    async def start_network(self) -> None:
+    async def start_network(self, *, owner: str = "the waapp window") -> None:
         """Start the in-process Sandbox, the accounts' providers and the status intake.
 
         Separate from :func:`open_services` so that tests of the store-only features (and
-        command-line commands that need no network) do not open ports.
+        command-line commands that need no network) do not open ports. Only one process
+        sends from a data folder: :class:`~waapp.instance.AlreadySending` names the one
+        that does (``owner`` is how this one is named to the others).
         """
+        from waapp.instance import SendingLock
         from waapp.sandbox import settings as sb
         from waapp.sandbox.server import Sandbox
 
+        if self.sending_lock is None:
+            lock = SendingLock(self.paths.root, owner=owner)
+            lock.acquire()
+            self.sending_lock = lock
         self.sandbox = Sandbox()
         await self.sandbox.start()
         await self.accounts.ensure_sandbox_account(
@@ -187,6 +196,9 @@ class Services:
             await self.sandbox.stop()
         await self.worker.run(self.db.close)
         self.worker.shutdown()
+        if self.sending_lock is not None:
+            self.sending_lock.release()
+            self.sending_lock = None
 
 
 async def open_services(paths: DataPaths) -> Services:

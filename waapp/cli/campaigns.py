@@ -186,7 +186,7 @@ def cmd_campaign_send(args: argparse.Namespace, paths: DataPaths) -> int:
 
     async def work(services: Any) -> int:
         if args.wait:
-            await services.start_network()
+            await services.start_network(owner="waapp campaign send --wait")
         account = await account_named(services, args.account, start_network=False)
         group = await _group_named(services, args.group)
         stamp = datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -319,7 +319,7 @@ def cmd_campaign_action(args: argparse.Namespace, paths: DataPaths) -> int:
                     "`waapp run` sends it (one already running picks it up within seconds)."
                 )
             return 0
-        await services.start_network()  # the engine resumes every sending campaign
+        await services.start_network(owner=f"waapp campaign {args.action} --wait")
         await campaigns.wait(args.id)
         return _waited_exit(await _print_campaign(services, args.id, as_json=args.json))
 

@@ -52,7 +52,7 @@ async def account_named(services: Any, name: str, *, start_network: bool) -> Any
     accounts = await services.accounts.list()
     found = next((a for a in accounts if a.name.casefold() == wanted), None)
     if start_network and (found is None or found.settings.get(IN_PROCESS)):
-        await services.start_network()
+        await services.start_network(owner="a waapp command")
         accounts = await services.accounts.list()
         found = next((a for a in accounts if a.name.casefold() == wanted), None)
     if found is None:

@@ -50,7 +50,7 @@ class _Runner:
         from waapp.services.events import CampaignChanged, TunnelStateChanged
 
         services = self.services
-        await services.start_network()
+        await services.start_network(owner="waapp run")
         repo = services.campaigns.repo
         for campaign in await services.worker.run(repo.list):
             self.known[campaign.id] = campaign.status
