@@ -280,6 +280,7 @@ async def attach_ui(window: object, services: Services) -> None:
 
     screens["templates"] = TemplatesView(services, bridge)
     window.attach(screens)
+    window.attach_services(services, bridge)  # tray, notifications, quitting while sending
     for screen in screens.values():
         await screen.load()
 
@@ -319,12 +320,14 @@ def run_gui(paths: DataPaths) -> int:
     from waapp.core.errors import WaappError
     from waapp.ui.main_window import MainWindow
     from waapp.ui.theme import apply_theme
+    from waapp.ui.tray import app_icon
 
     setup_logging(paths)
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
     app.setApplicationName("waapp")
     app.setDesktopFileName("waapp")
+    app.setWindowIcon(app_icon())
     apply_theme(app)
     window = MainWindow(paths)
     probe = StartupProbe(window) if os.environ.get(STARTUP_PROBE_ENV) else None
@@ -332,11 +335,13 @@ def run_gui(paths: DataPaths) -> int:
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    # Closing the window ends main(), which stops the services (the engine drains its
-    # in-flight sends) before the loop stops; Qt must not quit the loop under it.
+    # Quitting ends main(), which stops the services (the engine drains its in-flight
+    # sends) before the loop stops; Qt must not quit the loop under it. The window decides
+    # when that is (``quitConfirmed``): closing it while campaigns are sending hides it to
+    # the tray or asks first, so the last window closing is not the signal.
     app.setQuitOnLastWindowClosed(False)
     closing = asyncio.Event()
-    app.lastWindowClosed.connect(closing.set)
+    window.quitConfirmed.connect(closing.set)
     app.aboutToQuit.connect(closing.set)
 
     async def main() -> None:

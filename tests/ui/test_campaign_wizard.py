@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QDateTime, Qt
 from pytestqt.qtbot import QtBot
 
 from waapp.app import Services
-from waapp.core.entities import Contact
+from waapp.core.entities import AccountKind, Contact, MissedSchedulePolicy, WindowPolicy
 from waapp.core.states import CampaignStatus
 from waapp.ui.campaigns.wizard import (
     AUDIENCE,
@@ -239,3 +239,212 @@ def test_free_form_in_the_window_and_the_routing_shown(
     assert (report.in_window, report.out_of_window) == (1, 6)
     assert (report.freeform, report.template) == (1, 6)
     assert "1 recipient inside the 24-hour window get the free-form" in wizard.numbers.text()
+
+
+# --- scheduling, pace and edit mode -------------------------------------------------------
+
+
+def look(widget: Any, name: str) -> None:
+    """With WAAPP_LOOK=dir, save what the widget looks like (for a person to check)."""
+    folder = os.environ.get("WAAPP_LOOK")
+    if folder:
+        from PySide6.QtWidgets import QApplication
+
+        for _ in range(3):  # let the layouts settle
+            QApplication.processEvents()
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        widget.grab().save(str(Path(folder) / f"{name}.png"))
+
+
+def to_schedule(qtbot: QtBot, wizard: CampaignWizard) -> None:
+    choose_group(qtbot, wizard)
+    wizard.next_btn.click()
+    choose_template(wizard, "order_update")
+    map_to(wizard, "1", "first_name")
+    map_to(wizard, "2", "order")
+    wizard.next_btn.click()
+    assert wizard.pages.currentIndex() == SCHEDULE
+
+
+def in_two_days_at_nine() -> datetime:
+    day = datetime.now().astimezone() + timedelta(days=2)
+    return day.replace(hour=9, minute=0, second=0, microsecond=0)
+
+
+def test_schedule_for_later_creates_a_scheduled_campaign(
+    wizard: CampaignWizard, services: Services, qtbot: QtBot, run: Any
+) -> None:
+    to_schedule(qtbot, wizard)
+    assert wizard.now_radio.isChecked() and not wizard.at.isEnabled()
+    wizard.later_radio.setChecked(True)
+    assert wizard.at.isEnabled() and wizard.missed.isEnabled()
+    at = in_two_days_at_nine()
+    wizard.at.setDateTime(QDateTime(at.replace(tzinfo=None)))
+    assert wizard.missed.currentData() == MissedSchedulePolicy.ASK
+    assert wizard.missed_hours.isHidden()  # only for "skip if later than"
+    wizard.missed.setCurrentIndex(wizard.missed.findData(MissedSchedulePolicy.SKIP_IF_LATE))
+    assert not wizard.missed_hours.isHidden()
+    wizard.missed_hours.setValue(3)
+    # A Meta-dialect account: no gateway pacing, its default pace in the summary.
+    assert wizard.jitter_row.isHidden() and wizard.warmup.isHidden() and wizard.cap_row.isHidden()
+    assert wizard.pace_summary.text() == "Pace: 80 per second."
+    look(wizard, "c_schedule_meta")
+
+    wizard.next_btn.click()
+    qtbot.waitUntil(lambda: wizard.report is not None, timeout=5000)
+    assert wizard.report is not None and wizard.report.ok
+    assert wizard.report.starts_at == at
+    when = f"{at:%a %d %b %Y} at 09:00"
+    assert f"Sending starts {when}" in wizard.headline.text()
+    assert f"<td>Starts</td><td>{when}</td>" in wizard.numbers.text()
+    wizard.next_btn.click()
+    assert wizard.pages.currentIndex() == CONFIRM
+    assert wizard.next_btn.text() == "Schedule"
+    assert (
+        f"Starts: {when}. If waapp is closed then, it is sent if that is at most 3 hours "
+        "late, otherwise it goes back to the drafts." in wizard.summary.text()
+    )
+    assert wizard.later_note.isVisibleTo(wizard)
+    look(wizard, "c_confirm_later")
+    wizard.next_btn.click()
+    qtbot.waitUntil(lambda: wizard.campaign is not None, timeout=5000)
+    campaign = wizard.campaign
+    assert campaign is not None and campaign.id is not None
+    assert campaign.status is CampaignStatus.SCHEDULED
+    assert campaign.scheduled_at == at.astimezone(UTC)
+    assert campaign.missed_schedule_policy is MissedSchedulePolicy.SKIP_IF_LATE
+    assert campaign.missed_after_hours == 3
+    assert campaign.pacing == {}  # nothing changed from the account's pace
+    assert services.sandbox is not None and services.sandbox.messages() == []  # not yet
+
+
+def test_a_time_in_the_past_is_refused_on_the_schedule_page(
+    wizard: CampaignWizard, qtbot: QtBot
+) -> None:
+    to_schedule(qtbot, wizard)
+    wizard.later_radio.setChecked(True)
+    wizard.at.setDateTime(QDateTime.currentDateTime().addSecs(-3600))
+    wizard.next_btn.click()
+    assert wizard.pages.currentIndex() == SCHEDULE
+    assert wizard.error.isVisibleTo(wizard)
+    assert "in the future" in wizard.error.text()
+    wizard.now_radio.setChecked(True)
+    wizard.next_btn.click()
+    assert wizard.pages.currentIndex() == PREFLIGHT
+
+
+def test_a_gateway_account_gets_the_gateway_pacing_controls(
+    wizard: CampaignWizard, services: Services, qtbot: QtBot, run: Any
+) -> None:
+    run(
+        services.accounts.add(
+            kind=AccountKind.WASENDER,
+            name="Shop phone",
+            settings={},
+            secrets={"api_key": "ws-key", "webhook_secret": "ws-hook"},
+        )
+    )
+    run(services.templates.save_freeform(template_id=None, name="hello", body="Hello!"))
+    run(wizard.load())
+    wizard.account.setCurrentIndex(wizard.account.findText("Shop phone"))
+    qtbot.waitUntil(lambda: wizard.freeform.findText("hello") > 0, timeout=5000)
+    choose_group(qtbot, wizard)
+    wizard.next_btn.click()
+    wizard.template.setCurrentIndex(0)  # no approved template: WaSender sends free-form
+    wizard.freeform.setCurrentIndex(wizard.freeform.findText("hello"))
+    wizard.next_btn.click()
+    assert wizard.pages.currentIndex() == SCHEDULE
+    # The account's defaults, pre-filled, and described.
+    assert not wizard.jitter_row.isHidden() and not wizard.warmup.isHidden()
+    assert (wizard.jitter_min.value(), wizard.jitter_max.value()) == (2.0, 10.0)
+    assert wizard.hourly_cap.value() == 120
+    assert wizard.warmup.isChecked()
+    assert wizard.pace_summary.text() == (
+        "Pace: one every 5 seconds, plus a random 2–10 s wait, at most 120 an hour, "
+        "warm-up for a new number."
+    )
+    assert "one every 5 seconds" in wizard.rate_hint.text()
+    assert wizard.draft().pacing() == {}
+    look(wizard, "c_schedule_wasender")
+    # Only what the user changes is kept.
+    wizard.jitter_max.setValue(20)
+    wizard.warmup.setChecked(False)
+    assert wizard.draft().pacing() == {"jitter": [2.0, 20.0], "warmup": False}
+    assert wizard.pace_summary.text() == (
+        "Pace: one every 5 seconds, plus a random 2–20 s wait, at most 120 an hour."
+    )
+    wizard.next_btn.click()
+    qtbot.waitUntil(lambda: wizard.report is not None, timeout=5000)
+    assert "plus a random 2–20 s wait" in wizard.numbers.text()
+    # Back to the Sandbox (Meta dialect): the gateway controls go, and nothing of them stays.
+    for _ in range(3):
+        wizard.back_btn.click()
+    wizard.account.setCurrentIndex(wizard.account.findText("Sandbox", Qt.MatchFlag.MatchStartsWith))
+    wizard.next_btn.click()
+    wizard.next_btn.click()
+    assert wizard.pages.currentIndex() == SCHEDULE
+    assert wizard.jitter_row.isHidden()
+    assert wizard.draft().pacing() == {}
+
+
+def test_edit_mode_opens_filled_in_and_saves_the_draft(
+    services: Services, qtbot: QtBot, run: Any, wizard: CampaignWizard
+) -> None:
+    wizard.reject()  # this test opens its own, in edit mode
+    account = run(services.accounts.list())[0]
+    templates = run(services.templates.list(account.id))
+    order = next(t for t in templates if t.name == "order_update")
+    hello = run(
+        services.templates.save_freeform(
+            template_id=None, name="hello", body="Hello {{first_name}}!"
+        )
+    )
+    group = next(g for g in run(services.contacts.groups()) if g.name == "Customers")
+    created = run(
+        services.campaigns.create(
+            name="Spring offer",
+            account_id=account.id,
+            group_ids=[group.id],
+            template_id=order.id,
+            freeform_template_id=hello.id,
+            variable_mapping={
+                "1": {"field": "first_name"},
+                "2": {"text": "#42"},
+                "first_name": {"field": "name"},
+            },
+            window_policy=WindowPolicy.TEMPLATE_ONLY,
+            exclude_opted_out=False,
+            pacing={"rate": 20.0},
+        )
+    )
+    edit = CampaignWizard(services, editing=created)
+    qtbot.addWidget(edit)
+    edit.show()
+    qtbot.waitUntil(edit.loading.done, timeout=5000)
+    assert edit.windowTitle() == "Edit campaign “Spring offer”"
+    assert edit.name.text() == "Spring offer"
+    assert edit.group_ids() == [group.id]
+    assert not edit.exclude.isChecked()
+    assert edit.save_btn.isVisible()
+    edit.next_btn.click()
+    assert edit._chosen(edit.template) == order
+    assert edit._chosen(edit.freeform) is not None and edit.freeform.currentText() == "hello"
+    assert edit.window_policy() is WindowPolicy.TEMPLATE_ONLY
+    assert {n: s.to_dict() for n, s in edit.mapping().items()} == created.variable_mapping
+    look(edit, "c_edit_message")
+    edit.next_btn.click()
+    assert edit.rate.value() == 20.0
+    assert edit.now_radio.isChecked()
+
+    edit.name.setText("Spring offer (final)")
+    map_to(edit, "2", FIXED, "#43")
+    edit.save_btn.click()
+    qtbot.waitUntil(lambda: edit.campaign is not None, timeout=5000)
+    assert edit.result() == edit.DialogCode.Accepted
+    saved = run(services.campaigns.show(created.id))
+    assert saved.campaign.status is CampaignStatus.DRAFT
+    assert saved.campaign.name == "Spring offer (final)"
+    assert saved.campaign.variable_mapping["2"] == {"text": "#43"}
+    assert saved.campaign.pacing == {"rate": 20.0}
+    assert saved.timeline[-1].detail == "edited"
+    assert len(run(services.campaigns.list())) == 1  # the same campaign, not a new one

@@ -5,24 +5,40 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QDateTime, Qt
 from pytestqt.qtbot import QtBot
 
 from tests.services.campaigns.harness import FAST, phone
+from tests.ui.test_campaign_wizard import look
 from waapp.app import Services
-from waapp.core.entities import AccountKind, Campaign, Contact, Route, Template, TemplateKind
+from waapp.core.entities import (
+    AccountKind,
+    Campaign,
+    Contact,
+    MissedSchedulePolicy,
+    Route,
+    Template,
+    TemplateKind,
+)
 from waapp.core.ports import ContactQuery
 from waapp.core.states import CAMPAIGN_TRANSITIONS, CampaignStatus, MessageState
 from waapp.store.campaigns import PlannedMessage, SendOutcome
 from waapp.ui.bridge import Bridge
-from waapp.ui.campaigns.list_model import STATUS_COLUMN, CampaignsModel
+from waapp.ui.campaigns.list_model import (
+    PROGRESS_COLUMN,
+    PROGRESS_ROLE,
+    STATUS_COLUMN,
+    CampaignsModel,
+)
 from waapp.ui.campaigns.panel import ACTIONS
 from waapp.ui.campaigns.recipients_model import RecipientsModel
 from waapp.ui.campaigns.view import CampaignsView
+from waapp.ui.campaigns.wizard import SCHEDULE, CampaignWizard
 from waapp.ui.theme import status_color
 
 _C = CampaignStatus
@@ -98,6 +114,9 @@ async def draft(services: Services, name: str, group_id: int, template_id: int) 
     )
     assert campaign.id is not None
     return campaign.id
+
+
+DRAFT_ACTIONS = {"edit", "schedule", "start", "delete", "duplicate"}
 
 
 def statuses(view: CampaignsView) -> dict[str, str]:
@@ -190,7 +209,7 @@ def test_campaign_view_counts_after_a_campaign_completes(
     view.table.selectRow(view.model.row_of(cid) or 0)
     view.open_current()
     qtbot.waitUntil(lambda: view.panel.campaign is not None, timeout=5000)
-    assert visible_actions(view) == {"start", "duplicate"}
+    assert visible_actions(view) == DRAFT_ACTIONS
 
     qtbot.mouseClick(view.panel.buttons["start"], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(
@@ -291,7 +310,7 @@ def test_actions_follow_the_state_machine(
     _, group_id, template_id = run(audience(services, 1))
     cid = run(draft(services, "Machine", group_id, template_id))
     qtbot.waitUntil(view.open_campaign(cid).done, timeout=5000)
-    assert visible_actions(view) == {"start", "duplicate"}
+    assert visible_actions(view) == DRAFT_ACTIONS
     # Sending, with the engine not running it (rows put in by hand).
     run(ledger(services, cid, [MessageState.SENT, MessageState.UNKNOWN, MessageState.FAILED]))
     run(view.panel.refresh())
@@ -335,6 +354,14 @@ def test_actions_table_matches_the_state_machine() -> None:
         assert _C.CANCELLED in CAMPAIGN_TRANSITIONS[status]
     for status in ACTIONS["retry"]:
         assert _C.SENDING in CAMPAIGN_TRANSITIONS[status]
+    for status in ACTIONS["schedule"]:
+        assert _C.SCHEDULED in CAMPAIGN_TRANSITIONS[status]
+    for status in ACTIONS["edit"] - {_C.DRAFT}:
+        assert _C.DRAFT in CAMPAIGN_TRANSITIONS[status]  # back to draft to edit
+    # Start: a draft passes through scheduled (begin_sending), a scheduled one goes on.
+    assert ACTIONS["start"] == {_C.DRAFT, _C.SCHEDULED}
+    assert _C.SENDING in CAMPAIGN_TRANSITIONS[_C.SCHEDULED]
+    assert ACTIONS["delete"] == {_C.DRAFT}  # anything that was scheduled or sent keeps history
 
 
 def test_recipients_model_filters_in_sql(services: Services, run: Any, qtmodeltester: Any) -> None:
@@ -371,3 +398,173 @@ def test_export_from_the_view_writes_one_row_per_recipient(
     lines = target.read_text(encoding="utf-8-sig").splitlines()
     assert len(lines) == 3  # header + one per recipient
     assert "131026" in lines[2]
+
+
+# --- scheduled campaigns, editing, deleting ----------------------------------------------
+
+
+def in_two_days_at_nine() -> datetime:
+    day = datetime.now().astimezone() + timedelta(days=2)
+    return day.replace(hour=9, minute=0, second=0, microsecond=0)
+
+
+async def timeline(services: Services, cid: int) -> list[str]:
+    return [e.detail for e in (await services.campaigns.show(cid)).timeline]
+
+
+async def status_of(services: Services, cid: int) -> CampaignStatus:
+    return (await services.campaigns.show(cid)).campaign.status
+
+
+def test_a_scheduled_campaign_shows_its_time_and_its_actions(
+    view: CampaignsView, services: Services, run: Any, qtbot: QtBot
+) -> None:
+    _, group_id, template_id = run(audience(services, 3))
+    cid = run(draft(services, "Weekend offer", group_id, template_id))
+    at = in_two_days_at_nine()
+    run(services.campaigns.schedule(cid, at, missed_policy=MissedSchedulePolicy.SEND_ANYWAY))
+    qtbot.waitUntil(lambda: statuses(view).get("Weekend offer") == "Scheduled", timeout=5000)
+    m = view.model
+    row = m.row_of(cid)
+    assert row is not None
+    when = f"{at:%a %d %b %Y} at 09:00"
+    assert m.data(m.index(row, PROGRESS_COLUMN)) == f"Starts {at:%d %b} 09:00"
+    assert m.data(m.index(row, PROGRESS_COLUMN), Qt.ItemDataRole.ToolTipRole) == f"Starts {when}"
+    assert m.data(m.index(row, PROGRESS_COLUMN), PROGRESS_ROLE) is None  # no empty bar
+
+    qtbot.waitUntil(view.open_campaign(cid).done, timeout=5000)
+    assert visible_actions(view) == {"edit", "start", "cancel"}
+    assert view.panel.buttons["start"].text() == "Start now"
+    assert view.panel.progress_label.text() == (
+        f"Scheduled for {when}. If waapp is closed then, it is sent as soon as waapp opens."
+    )
+    assert not view.panel.ask_box.isVisibleTo(view.panel)
+    look(view, "c_view_scheduled")
+    view.show_list()
+    look(view, "c_list_scheduled")
+    qtbot.waitUntil(view.open_campaign(cid).done, timeout=5000)
+    qtbot.mouseClick(view.panel.buttons["start"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: view.panel.campaign is not None and view.panel.campaign.status is _C.COMPLETED,
+        timeout=20_000,
+    )
+
+
+def test_a_missed_schedule_with_ask_waits_for_the_users_choice(
+    view: CampaignsView, services: Services, run: Any, qtbot: QtBot
+) -> None:
+    _, group_id, template_id = run(audience(services, 2))
+    cid = run(draft(services, "Missed", group_id, template_id))
+    missed = datetime.now(UTC) - timedelta(hours=3)
+    run(services.campaigns.schedule(cid, missed, missed_policy=MissedSchedulePolicy.ASK))
+    assert services.scheduler is not None
+    run(services.scheduler.tick())  # what waapp does when it opens: the time has passed
+    assert run(status_of(services, cid)) is _C.SCHEDULED
+    qtbot.waitUntil(view.open_campaign(cid).done, timeout=5000)
+    panel = view.panel
+    assert panel.ask_box.isVisibleTo(panel)
+    assert "but waapp was closed then. Send it now?" in panel.ask_label.text()
+    look(view, "c_view_missed_ask")
+
+    # "Don't send": back to draft, with the reason on the timeline.
+    qtbot.mouseClick(panel.dont_send_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.campaign.status is _C.DRAFT, timeout=5000)
+    assert not panel.ask_box.isVisibleTo(panel)
+    assert "you chose not to send it" in run(timeline(services, cid))[-1]
+    assert visible_actions(view) == DRAFT_ACTIONS
+
+    # Scheduled again and missed again: "Send now" sends it.
+    run(services.campaigns.schedule(cid, missed, missed_policy=MissedSchedulePolicy.ASK))
+    run(services.scheduler.tick())
+    run(panel.refresh())
+    assert panel.ask_box.isVisibleTo(panel)
+    qtbot.mouseClick(panel.send_now_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.campaign.status is _C.COMPLETED, timeout=20_000)
+    assert any("you chose to send it now" in d for d in run(timeline(services, cid)))
+    assert services.sandbox is not None and len(services.sandbox.messages()) == 2
+
+
+def open_edit(qtbot: QtBot, view: CampaignsView, button: str = "edit") -> CampaignWizard:
+    qtbot.mouseClick(view.panel.buttons[button], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.panel.wizard is not None, timeout=5000)
+    wizard = view.panel.wizard
+    assert isinstance(wizard, CampaignWizard)
+    qtbot.waitUntil(wizard.loading.done, timeout=5000)
+    return wizard
+
+
+def test_editing_a_scheduled_campaign_and_abandoning_it_keeps_the_schedule(
+    view: CampaignsView, services: Services, run: Any, qtbot: QtBot
+) -> None:
+    _, group_id, template_id = run(audience(services, 2))
+    cid = run(draft(services, "Later", group_id, template_id))
+    at = in_two_days_at_nine()
+    run(
+        services.campaigns.schedule(
+            cid, at, missed_policy=MissedSchedulePolicy.SKIP_IF_LATE, missed_after_hours=2
+        )
+    )
+    qtbot.waitUntil(view.open_campaign(cid).done, timeout=5000)
+
+    wizard = open_edit(qtbot, view)
+    # Back to draft while it is edited, and the timeline says so.
+    assert run(status_of(services, cid)) is _C.DRAFT
+    assert run(timeline(services, cid))[-1].startswith("back to draft to edit it")
+    # The wizard holds the schedule it had.
+    assert wizard.later_radio.isChecked()
+    assert wizard.scheduled_at() == at
+    assert wizard.missed.currentData() == MissedSchedulePolicy.SKIP_IF_LATE
+    assert wizard.missed_hours.value() == 2
+    wizard.name.setText("Something else")
+    wizard.reject()  # abandoned: scheduled again, as it was, nothing changed
+    qtbot.waitUntil(lambda: view.panel.wizard is None, timeout=5000)
+    qtbot.waitUntil(lambda: view.panel.campaign.status is _C.SCHEDULED, timeout=5000)
+    campaign = run(services.campaigns.show(cid)).campaign
+    assert campaign.scheduled_at == at.astimezone(UTC)
+    assert campaign.missed_schedule_policy is MissedSchedulePolicy.SKIP_IF_LATE
+    assert campaign.missed_after_hours == 2
+    assert campaign.name == "Later"
+    assert run(timeline(services, cid))[-1].startswith("edit abandoned; scheduled for")
+
+    # Edited to the end: saved and scheduled again at the new time.
+    wizard = open_edit(qtbot, view)
+    wizard.name.setText("Later, changed")
+    wizard.next_btn.click()  # → message
+    wizard.next_btn.click()  # → schedule
+    later = at + timedelta(days=1)
+    wizard.at.setDateTime(QDateTime(later.replace(tzinfo=None)))
+    wizard.next_btn.click()  # → preflight
+    qtbot.waitUntil(lambda: wizard.report is not None, timeout=5000)
+    wizard.next_btn.click()  # → confirm
+    assert wizard.next_btn.text() == "Schedule"
+    wizard.next_btn.click()
+    qtbot.waitUntil(lambda: view.panel.wizard is None, timeout=5000)
+    qtbot.waitUntil(lambda: view.panel.campaign.name == "Later, changed", timeout=5000)
+    campaign = run(services.campaigns.show(cid)).campaign
+    assert campaign.status is _C.SCHEDULED
+    assert campaign.scheduled_at == later.astimezone(UTC)
+    notes = run(timeline(services, cid))
+    assert notes[-2] == "edited" and notes[-1].startswith("edited; scheduled for")
+    assert len(run(services.campaigns.list())) == 1
+
+
+def test_a_draft_is_scheduled_from_the_view_and_deleted(
+    view: CampaignsView, services: Services, run: Any, qtbot: QtBot, monkeypatch: Any
+) -> None:
+    _, group_id, template_id = run(audience(services, 2))
+    cid = run(draft(services, "Draft one", group_id, template_id))
+    qtbot.waitUntil(view.open_campaign(cid).done, timeout=5000)
+    wizard = open_edit(qtbot, view, "schedule")
+    assert wizard.pages.currentIndex() == SCHEDULE and wizard.later_radio.isChecked()
+    wizard.reject()  # a draft stays a draft
+    qtbot.waitUntil(lambda: view.panel.wizard is None, timeout=5000)
+    assert run(status_of(services, cid)) is _C.DRAFT
+
+    monkeypatch.setattr(view.panel, "confirm", lambda *_a: False)
+    view.panel.buttons["delete"].click()
+    assert run(status_of(services, cid)) is _C.DRAFT  # not confirmed: kept
+    monkeypatch.setattr(view.panel, "confirm", lambda *_a: True)
+    view.panel.buttons["delete"].click()
+    qtbot.waitUntil(lambda: view.stack.currentIndex() == 0, timeout=5000)
+    qtbot.waitUntil(lambda: "Draft one" not in statuses(view), timeout=5000)
+    assert run(services.campaigns.list()) == []

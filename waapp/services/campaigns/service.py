@@ -128,7 +128,92 @@ class CampaignService:
         no template nor free-form text, a template that is not approved, a placeholder
         without a mapping."""
         mapping_dict = variable_mapping or {}
-        mapping = mapping_from_dict(mapping_dict)
+        window_policy = await self._check_message(
+            group_ids=group_ids,
+            template_id=template_id,
+            freeform_template_id=freeform_template_id,
+            variable_mapping=mapping_dict,
+            window_policy=window_policy,
+        )
+        campaign = Campaign(
+            name=name,
+            account_id=account_id,
+            template_id=template_id,
+            freeform_template_id=freeform_template_id,
+            variable_mapping=mapping_dict,
+            audience={"group_ids": list(group_ids), "exclude_opted_out": exclude_opted_out},
+            window_policy=window_policy,
+            pacing=dict(pacing or {}),
+        )
+        created = await self._worker.run(self.repo.add, campaign)
+        assert created.id is not None
+        self._changed(created.id)
+        return created
+
+    async def update(self, campaign_id: int, draft: CampaignDraft) -> Campaign:
+        """Replace what a draft campaign sends with ``draft`` (audience, message, mapping,
+        window policy, missed-schedule policy, pace), checked as :meth:`create` checks a
+        new one; ``draft.scheduled_at`` is not used (:meth:`schedule` sets the time).
+        ValidationError when the campaign is not a draft: a scheduled one goes back to
+        draft first (:meth:`unschedule`); one that started cannot change."""
+        current = await self._worker.run(self.repo.get, campaign_id)
+        if current.status is not _C.DRAFT:
+            raise ValidationError(
+                f"“{current.name}” is {current.status.value}: only a draft can be changed.",
+                what_to_do="A scheduled campaign goes back to draft when you edit it; to "
+                "send a campaign that started again with changes, duplicate it.",
+            )
+        window_policy = await self._check_message(
+            group_ids=draft.group_ids,
+            template_id=draft.template_id,
+            freeform_template_id=draft.freeform_template_id,
+            variable_mapping=draft.variable_mapping,
+            window_policy=draft.window_policy,
+        )
+        if draft.missed_after_hours < 1:
+            raise ValidationError("“Skip if later than” needs at least 1 hour.")
+        changed = Campaign(
+            id=campaign_id,
+            name=draft.name,
+            account_id=draft.account_id,
+            template_id=draft.template_id,
+            freeform_template_id=draft.freeform_template_id,
+            variable_mapping=dict(draft.variable_mapping),
+            audience={
+                **current.audience,
+                "group_ids": list(draft.group_ids),
+                "exclude_opted_out": draft.exclude_opted_out,
+            },
+            window_policy=window_policy,
+            missed_schedule_policy=MissedSchedulePolicy(draft.missed_schedule_policy),
+            missed_after_hours=draft.missed_after_hours,
+            pacing=draft.pacing(),
+        )
+        updated = await self._worker.run(
+            lambda: self.repo.update_draft(changed, cause="user", detail="edited")
+        )
+        self._changed(campaign_id)
+        return updated
+
+    async def delete(self, campaign_id: int) -> str:
+        """Delete a draft (it has sent nothing); returns its name. ValidationError for any
+        other status: those keep their history (cancel a scheduled one instead)."""
+        name = await self._worker.run(self.repo.delete_draft, campaign_id)
+        self._changed(campaign_id)
+        return name
+
+    async def _check_message(
+        self,
+        *,
+        group_ids: list[int],
+        template_id: int | None,
+        freeform_template_id: int | None,
+        variable_mapping: dict[str, dict[str, str]],
+        window_policy: WindowPolicy | None,
+    ) -> WindowPolicy:
+        """Refuse a message that cannot be sent as set up (see :meth:`create`); the window
+        policy to store."""
+        mapping = mapping_from_dict(variable_mapping)
         if template_id is None and freeform_template_id is None:
             raise ValidationError("A campaign needs an approved template or a free-form message.")
         if not group_ids:
@@ -161,20 +246,7 @@ class CampaignService:
                 if template_id is not None
                 else WindowPolicy.FREEFORM_ONLY
             )
-        campaign = Campaign(
-            name=name,
-            account_id=account_id,
-            template_id=template_id,
-            freeform_template_id=freeform_template_id,
-            variable_mapping=mapping_dict,
-            audience={"group_ids": list(group_ids), "exclude_opted_out": exclude_opted_out},
-            window_policy=window_policy,
-            pacing=dict(pacing or {}),
-        )
-        created = await self._worker.run(self.repo.add, campaign)
-        assert created.id is not None
-        self._changed(created.id)
-        return created
+        return window_policy
 
     async def duplicate(self, campaign_id: int, *, name: str | None = None) -> Campaign:
         """A new draft with the same audience, message, mapping, policy and pace."""
@@ -205,9 +277,11 @@ class CampaignService:
         *,
         missed_policy: MissedSchedulePolicy = MissedSchedulePolicy.ASK,
         missed_after_hours: int = 6,
+        note: str = "",
     ) -> Campaign:
         """A draft becomes ``scheduled``: the scheduler starts it at ``at`` (an aware time),
-        and applies ``missed_policy`` if waapp was closed then."""
+        and applies ``missed_policy`` if waapp was closed then. ``note`` leads the timeline
+        entry (“edit abandoned”)."""
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValidationError("The scheduled time needs a time zone.")
         if missed_after_hours < 1:
@@ -221,7 +295,7 @@ class CampaignService:
             policy=policy,
             after_hours=missed_after_hours,
             cause="user",
-            detail=f"scheduled for {at:%Y-%m-%d %H:%M} UTC",
+            detail=(f"{note}; " if note else "") + f"scheduled for {at:%Y-%m-%d %H:%M} UTC",
         )
         self._changed(campaign_id)
         return await self._worker.run(self.repo.get, campaign_id)
@@ -281,16 +355,34 @@ class CampaignService:
         self._changed(campaign_id)
         return await self._worker.run(self.repo.get, campaign_id)
 
-    async def pause(self, campaign_id: int) -> None:
-        """Persist ``paused`` (no claim succeeds after it), then drain the requests in flight."""
+    async def pause(self, campaign_id: int, *, detail: str = "paused") -> None:
+        """Persist ``paused`` (no claim succeeds after it), then drain the requests in flight.
+        ``detail`` is the timeline's word for why (“paused when waapp was quit”)."""
         await self._worker.run(
-            self.repo.set_status, campaign_id, _C.PAUSED, cause="user", detail="paused"
+            self.repo.set_status, campaign_id, _C.PAUSED, cause="user", detail=detail
         )
         await self.engine.stop_campaign(campaign_id)
         self._changed(campaign_id)
 
     async def resume(self, campaign_id: int, *, run: bool = True) -> None:
-        """Persist ``sending`` and work the campaign again (from paused, or failed)."""
+        """Persist ``sending`` and work the campaign again (from paused, or failed).
+        ValidationError for any other status: a completed campaign is sent again only
+        through :meth:`retry_failed`, which never re-sends a delivered message."""
+        campaign = await self._worker.run(self.repo.get, campaign_id)
+        if campaign.status not in (_C.PAUSED, _C.FAILED):
+            finished = campaign.status.is_final
+            raise ValidationError(
+                f"“{campaign.name}” is {campaign.status.value}: only a paused or failed "
+                "campaign can be resumed.",
+                what_to_do=(
+                    "Use “Retry failed” to send again to the recipients who failed, or "
+                    "duplicate the campaign."
+                    if finished
+                    else "It is sending already."
+                    if campaign.status is _C.SENDING
+                    else "Start it instead."
+                ),
+            )
         await self.engine.stop_campaign(campaign_id)  # a draining runner finishes first
         await self._worker.run(
             self.repo.set_status,

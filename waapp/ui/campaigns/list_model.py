@@ -20,7 +20,13 @@ from PySide6.QtWidgets import (
 
 from waapp.core.entities import Campaign
 from waapp.core.states import CampaignStatus
-from waapp.ui.campaigns.status import CAMPAIGN_KINDS, CAMPAIGN_LABELS, SENT_STATES, progress
+from waapp.ui.campaigns.status import (
+    CAMPAIGN_KINDS,
+    CAMPAIGN_LABELS,
+    SENT_STATES,
+    day_and_time,
+    progress,
+)
 from waapp.ui.theme import status_color
 
 #: (done, total) of a row, for the progress delegate.
@@ -41,6 +47,29 @@ def _delivered(c: Campaign) -> int:
     return c.counters.get("delivered", 0) + c.counters.get("read", 0)
 
 
+def _scheduled(c: Campaign) -> bool:
+    return c.status is CampaignStatus.SCHEDULED and c.scheduled_at is not None
+
+
+def _progress_text(c: Campaign) -> str:
+    """A scheduled campaign shows when it starts instead of an empty bar."""
+    if _scheduled(c):
+        assert c.scheduled_at is not None
+        return f"Starts {_short_when(c.scheduled_at)}"
+    return ""
+
+
+def _short_when(at: datetime) -> str:
+    """“12:50”, “tomorrow 09:00”, “24 Nov 09:00” (local time; the Start column has it all)."""
+    local = at.astimezone()
+    today = datetime.now().astimezone().date()
+    if local.date() == today:
+        return f"{local:%H:%M}"
+    if (local.date() - today).days == 1:
+        return f"tomorrow {local:%H:%M}"
+    return f"{local:%d %b %H:%M}"
+
+
 def _fraction(c: Campaign) -> float:
     done, total = progress(c.counters)
     return done / total if total else 0.0
@@ -52,7 +81,7 @@ _ORDER = list(CampaignStatus)
 COLUMNS: list[tuple[str, Callable[[Campaign], str], Callable[[Campaign], Any]]] = [
     ("Name", lambda c: c.name, lambda c: c.name.casefold()),
     ("Status", lambda c: CAMPAIGN_LABELS[c.status], lambda c: _ORDER.index(c.status)),
-    ("Progress", lambda c: "", _fraction),
+    ("Progress", _progress_text, _fraction),
     ("Recipients", lambda c: f"{sum(c.counters.values()):,}", lambda c: sum(c.counters.values())),
     ("Sent", lambda c: f"{_sent(c):,}", _sent),
     ("Delivered", lambda c: f"{_delivered(c):,}", _delivered),
@@ -63,7 +92,7 @@ COLUMNS: list[tuple[str, Callable[[Campaign], str], Callable[[Campaign], Any]]] 
         lambda c: c.counters.get("failed", 0),
     ),
     (
-        "Started",
+        "Start",
         lambda c: _when(c.started_at or c.scheduled_at),
         lambda c: (c.started_at or c.scheduled_at or c.created_at or datetime.min).isoformat(),
     ),
@@ -158,7 +187,7 @@ class CampaignsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.UserRole:
             return campaign.id
         if role == PROGRESS_ROLE:
-            return progress(campaign.counters)
+            return None if _scheduled(campaign) else progress(campaign.counters)
         if role == Qt.ItemDataRole.ForegroundRole:
             if column == STATUS_COLUMN:
                 return status_color(CAMPAIGN_KINDS[campaign.status])
@@ -167,6 +196,9 @@ class CampaignsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and column == PROGRESS_COLUMN:
+            if _scheduled(campaign):
+                assert campaign.scheduled_at is not None
+                return f"Starts {day_and_time(campaign.scheduled_at)}"
             done, total = progress(campaign.counters)
             return f"{done:,} of {total:,} recipients done" if total else "Not started"
         return None

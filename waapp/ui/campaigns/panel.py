@@ -1,6 +1,11 @@
 """The campaign view: progress with counts and rate, the breakdown, the delivery funnel,
 failures grouped by error (meaning and what to do), the timeline, the recipient table
-filterable by status, export, and exactly the actions the campaign's state allows."""
+filterable by status, export, and exactly the actions the campaign's state allows.
+
+A draft is edited, scheduled, started, deleted or duplicated; a scheduled campaign shows its
+time and is edited (back to draft first, scheduled again if the edit is abandoned), started
+now or cancelled. When the scheduler left it waiting for the user (its time passed while
+waapp was closed and its policy is "ask me"), the view asks: send now, or don't send."""
 
 from __future__ import annotations
 
@@ -15,7 +20,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDialog,
     QFileDialog,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
@@ -35,12 +42,16 @@ from waapp.core.catalogue import Dialect, lookup
 from waapp.core.entities import Campaign, CampaignEvent
 from waapp.core.states import CampaignStatus, MessageState
 from waapp.services.campaigns.results import STATE_LABELS, export_results
+from waapp.services.campaigns.scheduler import ASK_NOTE
+from waapp.services.campaigns.scheduler import CAUSE as SCHEDULER
 from waapp.ui.campaigns.recipients_model import RecipientsModel
 from waapp.ui.campaigns.status import (
     CAMPAIGN_KINDS,
     CAMPAIGN_LABELS,
     MESSAGE_KINDS,
     SENT_STATES,
+    day_and_time,
+    missed_words,
     progress,
 )
 from waapp.ui.ops import Op
@@ -52,14 +63,17 @@ if TYPE_CHECKING:
 _C = CampaignStatus
 _M = MessageState
 
-#: The actions and the states that allow them (product.md part 4). Editing a draft and
-#: scheduling come with the wizard's edit mode and the scheduler; until then a draft starts
-#: now or is duplicated.
+#: The actions and the states that allow them (product.md part 4: edit/schedule a draft;
+#: edit/cancel a scheduled one; pause a sending one; resume/cancel a paused one; report,
+#: duplicate, retry failed on a finished one).
 ACTIONS: dict[str, frozenset[CampaignStatus]] = {
-    "start": frozenset({_C.DRAFT}),
+    "edit": frozenset({_C.DRAFT, _C.SCHEDULED}),  # a scheduled one goes back to draft first
+    "schedule": frozenset({_C.DRAFT}),
+    "start": frozenset({_C.DRAFT, _C.SCHEDULED}),  # a scheduled one: "Start now"
     "pause": frozenset({_C.SENDING}),
     "resume": frozenset({_C.PAUSED}),
     "cancel": frozenset({_C.SCHEDULED, _C.PAUSED}),
+    "delete": frozenset({_C.DRAFT}),
     "duplicate": frozenset({_C.DRAFT, _C.COMPLETED, _C.FAILED, _C.CANCELLED}),
     "retry": frozenset({_C.COMPLETED, _C.FAILED}),  # and only with failed recipients
 }
@@ -94,6 +108,19 @@ def _when(value: datetime) -> str:
     return value.astimezone().strftime("%d %b %Y %H:%M:%S")
 
 
+def waiting_for_user(campaign: Campaign, timeline: list[CampaignEvent]) -> bool:
+    """Whether the scheduler left this scheduled campaign waiting for the user's word (its
+    time passed while waapp was closed, and its policy is "ask me")."""
+    if campaign.status is not _C.SCHEDULED:
+        return False
+    for event in reversed(timeline):
+        if event.cause == SCHEDULER and event.detail == ASK_NOTE:
+            return True
+        if event.to_status is _C.SCHEDULED and event.from_status is not _C.SCHEDULED:
+            return False  # scheduled again since
+    return False
+
+
 class CampaignPanel(QWidget):
     """Opened from the campaigns list; ``back`` asks to return to it; ``changed`` after an
     action (the list refreshes)."""
@@ -114,6 +141,7 @@ class CampaignPanel(QWidget):
         self._refreshing: asyncio.Future[None] | None = None  # the refresh under way
         self._again = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.wizard: Any = None  # the edit wizard, while it is open
         self._build()
 
     # --- building ------------------------------------------------------------------------
@@ -135,10 +163,13 @@ class CampaignPanel(QWidget):
         head.addStretch(1)
         self.buttons: dict[str, QPushButton] = {}
         for key, text, slot in (
+            ("edit", "Edit…", self.edit),
+            ("schedule", "Schedule…", self.schedule),
             ("start", "Start sending", self.start),
             ("pause", "Pause", self.pause),
             ("resume", "Resume", self.resume),
             ("cancel", "Cancel campaign", self.cancel),
+            ("delete", "Delete", self.delete),
             ("retry", "Retry failed", self.retry_failed),
             ("duplicate", "Duplicate", self.duplicate),
             ("export", "Export results…", self.export),
@@ -162,6 +193,7 @@ class CampaignPanel(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.progress_label)
         layout.addWidget(self.reason_label)
+        layout.addWidget(self._ask_box())
 
         middle = QHBoxLayout()
         grid = QGridLayout()
@@ -201,6 +233,26 @@ class CampaignPanel(QWidget):
         self._plain_table(self.timeline)
         self.tabs.addTab(self.timeline, "Timeline")
         layout.addWidget(self.tabs, 1)
+
+    def _ask_box(self) -> QWidget:
+        """The question for a scheduled campaign whose time passed while waapp was closed."""
+        self.ask_box = QFrame()
+        self.ask_box.setObjectName("askBox")
+        self.ask_box.setFrameShape(QFrame.Shape.StyledPanel)
+        self.ask_label = QLabel()
+        self.ask_label.setWordWrap(True)
+        self.send_now_btn = QPushButton("Send now")
+        self.send_now_btn.setObjectName("primary")
+        self.send_now_btn.clicked.connect(self.send_now)
+        self.dont_send_btn = QPushButton("Don't send")
+        self.dont_send_btn.setToolTip("Keep it as a draft: you can schedule it again or delete it")
+        self.dont_send_btn.clicked.connect(self.dont_send)
+        row = QHBoxLayout(self.ask_box)
+        row.addWidget(self.ask_label, 1)
+        row.addWidget(self.send_now_btn)
+        row.addWidget(self.dont_send_btn)
+        self.ask_box.hide()
+        return self.ask_box
 
     @staticmethod
     def _plain_table(table: QTableWidget) -> None:
@@ -294,11 +346,15 @@ class CampaignPanel(QWidget):
             return
         self._refreshing = asyncio.get_running_loop().create_future()
         try:
-            while True:
+            while self.campaign is not None and self.campaign.id is not None:
                 self._again = False
-                assert self.campaign.id is not None
-                self._show(await self._read(self.campaign.id))
-                await self.model.refresh()
+                campaign_id = self.campaign.id
+                snapshot = await self._read(campaign_id)
+                # Another campaign opened meanwhile (duplicate, a click in the list): this
+                # read is stale, and showing it would open the old campaign again.
+                if self.campaign is not None and self.campaign.id == campaign_id:
+                    self._show(snapshot)
+                    await self.model.refresh()
                 if not self._again:
                     break
         finally:
@@ -336,17 +392,34 @@ class CampaignPanel(QWidget):
                 allowed = sum(counts.values()) > 0
             button.setVisible(allowed)
             button.setEnabled(allowed)
+        self.buttons["start"].setText(
+            "Start now" if campaign.status is _C.SCHEDULED else "Start sending"
+        )
+        waiting = waiting_for_user(campaign, snapshot.timeline)
+        self.ask_box.setVisible(waiting)
+        if waiting and campaign.scheduled_at is not None:
+            self.ask_label.setText(
+                f"This campaign was scheduled for {day_and_time(campaign.scheduled_at)}, "
+                "but waapp was closed then. Send it now?"
+            )
 
         done, total = progress(counts)
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(min(done, max(total, 1)))
         self.progress.setFormat(f"{100 * done // total} %" if total else "Not started")
         sent = sum(v for k, v in counts.items() if k in SENT_STATES)
-        text = (
-            f"{done:,} of {total:,} recipients done · {sent:,} sent · {failed:,} failed"
-            if total
-            else "No recipients yet: the audience is frozen when the campaign starts."
-        )
+        if campaign.status is _C.SCHEDULED and campaign.scheduled_at is not None:
+            text = f"Scheduled for {day_and_time(campaign.scheduled_at)}."
+            if not waiting:  # the question below says the rest
+                missed = missed_words(campaign.missed_schedule_policy, campaign.missed_after_hours)
+                text += f" If waapp is closed then, {missed}."
+            self.progress.setFormat("Scheduled")
+        elif campaign.status is _C.DRAFT:
+            text = "A draft: nothing is sent until you start or schedule it."
+        elif total:
+            text = f"{done:,} of {total:,} recipients done · {sent:,} sent · {failed:,} failed"
+        else:
+            text = "No recipients yet: the audience is frozen when the campaign starts."
         if snapshot.per_minute is not None:
             text += f" · {snapshot.per_minute:,} messages/min"
         self.progress_label.setText(text)
@@ -487,14 +560,18 @@ class CampaignPanel(QWidget):
         )
         return Path(path) if path else None
 
-    def _act(self, work: Callable[[], Awaitable[Any]], done: str) -> asyncio.Task[Any]:
+    def _act(
+        self, work: Callable[[], Awaitable[Any]], done: str, *, refresh: bool = True
+    ) -> asyncio.Task[Any]:
         async def run() -> Any:
-            result = await work()
-            await self.refresh()
-            self.changed.emit()
-            return result
+            try:
+                return await work()
+            finally:
+                if refresh:
+                    await self.refresh()
+                self.changed.emit()
 
-        task = Op(self, run).success(lambda _r: self._status(done)).run()
+        task = Op(self, run).success(lambda _r: done and self._status(done)).run()
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -541,6 +618,117 @@ class CampaignPanel(QWidget):
             await self.load(copy.id)
 
         return self._act(work, "A new draft was made from this campaign.")
+
+    def delete(self) -> asyncio.Task[Any] | None:
+        campaign_id = self._id()
+        name = self.campaign.name if self.campaign else ""
+        if not self.confirm(
+            f"Delete the draft “{name}”?", "It has not been sent to anyone. This cannot be undone."
+        ):
+            return None
+
+        async def work() -> None:
+            await self._service.delete(campaign_id)
+            self.campaign = None
+            self.back.emit()
+
+        return self._act(work, f"The draft “{name}” was deleted.", refresh=False)
+
+    # --- editing and scheduling ------------------------------------------------------------
+
+    def edit(self, *, page: int = 0, later: bool = False) -> asyncio.Task[Any] | None:
+        """Open the wizard on this campaign. A scheduled one goes back to draft first (on
+        its timeline) and is scheduled again as it was if the edit is abandoned."""
+        original = self.campaign
+        if original is None or original.id is None or self.wizard is not None:
+            return None
+        campaign_id = original.id
+
+        async def work() -> None:
+            if original.status is _C.SCHEDULED:
+                await self._service.unschedule(
+                    campaign_id,
+                    detail="back to draft to edit it (scheduled again if the edit is abandoned)",
+                )
+            self._open_wizard(original, page=page, later=later)
+
+        return self._act(work, "")
+
+    def schedule(self) -> asyncio.Task[Any] | None:
+        """The wizard on its schedule step, "at a date and time" chosen."""
+        from waapp.ui.campaigns.wizard import SCHEDULE
+
+        return self.edit(page=SCHEDULE, later=True)
+
+    def _open_wizard(self, original: Campaign, *, page: int, later: bool) -> None:
+        from waapp.ui.campaigns.wizard import CampaignWizard
+
+        wizard = CampaignWizard(
+            self._services, editing=original, page=page, later=later, parent=self
+        )
+        self.wizard = wizard
+        wizard.finished.connect(lambda result: self._wizard_finished(wizard, original, result))
+        wizard.open()
+
+    def _wizard_finished(self, wizard: Any, original: Campaign, result: int) -> None:
+        if self.wizard is wizard:
+            self.wizard = None
+        wizard.deleteLater()
+        campaign_id = original.id
+        assert campaign_id is not None
+        abandoned = result != QDialog.DialogCode.Accepted
+        if abandoned and original.status is _C.SCHEDULED and original.scheduled_at is not None:
+            at = original.scheduled_at
+
+            async def reschedule() -> None:
+                await self._service.schedule(
+                    campaign_id,
+                    at,
+                    missed_policy=original.missed_schedule_policy,
+                    missed_after_hours=original.missed_after_hours,
+                    note="edit abandoned",
+                )
+
+            self._act(reschedule, "Nothing changed: the campaign is scheduled as before.")
+            return
+        done = "" if abandoned else self._saved_words(wizard.campaign)
+        self._act(self._nothing, done)
+
+    @staticmethod
+    async def _nothing() -> None:
+        return None
+
+    @staticmethod
+    def _saved_words(campaign: Campaign | None) -> str:
+        if campaign is None:
+            return ""
+        if campaign.status is _C.SCHEDULED and campaign.scheduled_at is not None:
+            return f"Scheduled for {day_and_time(campaign.scheduled_at)}."
+        if campaign.status is _C.SENDING:
+            return "Sending started."
+        return "The draft was saved."
+
+    def send_now(self) -> asyncio.Task[Any] | None:
+        """The user's answer to a missed schedule: send it now."""
+        campaign_id = self._id()
+        return self._act(
+            lambda: self._service.start(
+                campaign_id, note="the scheduled time was missed; you chose to send it now"
+            ),
+            "Sending started.",
+        )
+
+    def dont_send(self) -> asyncio.Task[Any] | None:
+        """The user's answer to a missed schedule: don't send it (it stays as a draft)."""
+        campaign_id = self._id()
+        return self._act(
+            lambda: self._service.unschedule(
+                campaign_id,
+                detail="not sent: the scheduled time was missed and you chose not to send "
+                "it; back to draft",
+            ),
+            "Not sent: the campaign is a draft again.",
+        )
 
     def resolve_unknown(self, *, send_again: bool) -> asyncio.Task[Any] | None:
         ids = self.selected_unknown()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from waapp.core.entities import MissedSchedulePolicy
 from waapp.core.states import CampaignStatus, MessageState
 
 _C = CampaignStatus
@@ -54,3 +57,28 @@ def progress(counters: dict[str, int]) -> tuple[int, int]:
     total = sum(counters.values())
     done = sum(v for k, v in counters.items() if k in DONE_STATES)
     return done, total
+
+
+def day_and_time(at: datetime) -> str:
+    """“today at 14:30”, “tomorrow at 09:00”, “Fri 12 Jun 2026 at 09:00” (local time)."""
+    local = at.astimezone()
+    today = datetime.now().astimezone().date()
+    if local.date() == today:
+        day = "today"
+    elif local.date() == today + timedelta(days=1):
+        day = "tomorrow"
+    else:
+        day = local.strftime("%a %d %b %Y")
+    return f"{day} at {local:%H:%M}"
+
+
+def missed_words(policy: MissedSchedulePolicy, hours: int) -> str:
+    """What happens to a scheduled campaign when waapp was closed at its time."""
+    if policy is MissedSchedulePolicy.SEND_ANYWAY:
+        return "it is sent as soon as waapp opens"
+    if policy is MissedSchedulePolicy.ASK:
+        return "waapp asks you first"
+    return (
+        f"it is sent if that is at most {hours} hour{'' if hours == 1 else 's'} late, "
+        "otherwise it goes back to the drafts"
+    )

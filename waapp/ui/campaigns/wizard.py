@@ -1,19 +1,22 @@
 """The campaign wizard: audience → message → schedule and pace → preflight → confirm.
 
 Nothing is written before the last step: the preflight (``services.campaigns.preflight``)
-shows what the campaign will do, its blocking problems keep Confirm off, and "Start
-sending" creates the campaign and starts it. A test send goes to one number at any time
-from the preflight page.
+shows what the campaign will do, its blocking problems keep Confirm off, and the last
+button creates the campaign and starts it ("Start sending") or schedules it ("Schedule":
+the scheduler starts it at its time). A test send goes to one number at any time from the
+preflight page.
 
-Scheduling for later is not offered yet: the service has no scheduler to start a campaign
-when its time comes, so the schedule page says so and the campaign starts on confirm.
+In edit mode (``campaign=``) the wizard opens pre-filled from a draft and saves it with
+``CampaignService.update``: "Save draft" at any step, or at the end with the start or the
+schedule. A scheduled campaign is put back to draft before it is edited (the caller does
+that: ``panel.CampaignPanel.edit``).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QDateTime, Qt
@@ -44,8 +47,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from waapp.core.catalogue import Dialect
 from waapp.core.entities import (
     Account,
+    AccountKind,
     Campaign,
     Contact,
     Group,
@@ -57,15 +62,22 @@ from waapp.core.entities import (
 from waapp.core.errors import WaappError
 from waapp.core.phones import display_phone
 from waapp.core.ports import HealthReport
-from waapp.core.templates import BUILTIN_FIELDS, VariableSource, parse_placeholders
-from waapp.services.campaigns.limits import default_pace
+from waapp.core.templates import (
+    BUILTIN_FIELDS,
+    VariableSource,
+    mapping_from_dict,
+    parse_placeholders,
+)
+from waapp.services.campaigns.limits import Pacing
 from waapp.services.campaigns.preflight import (
     CampaignDraft,
     PeopleList,
     PreflightReport,
     TestSendOutcome,
 )
+from waapp.services.diagnostics import dialect_of_account
 from waapp.services.templates import SAMPLE_CONTACT, freeform_mapping, preview
+from waapp.ui.campaigns.status import day_and_time, missed_words
 from waapp.ui.ops import Op
 from waapp.ui.theme import status_color
 from waapp.ui.wizard_bar import WizardBar
@@ -87,9 +99,9 @@ POLICIES = [
     (WindowPolicy.FREEFORM_ONLY, "Free-form only: skip who is outside the 24-hour window"),
 ]
 MISSED = [
-    (MissedSchedulePolicy.SEND_ANYWAY, "Send anyway"),
-    (MissedSchedulePolicy.ASK, "Ask me"),
-    (MissedSchedulePolicy.SKIP_IF_LATE, "Skip it if it is later than"),
+    (MissedSchedulePolicy.SEND_ANYWAY, "Send it as soon as waapp opens"),
+    (MissedSchedulePolicy.ASK, "Ask me first"),
+    (MissedSchedulePolicy.SKIP_IF_LATE, "Send it, unless it is more than"),
 ]
 STATUS_TONES = {"APPROVED": "ok", "PENDING": "warn", "IN_APPEAL": "warn"}
 QUALITY_WORDS = {"GREEN": "high", "YELLOW": "medium", "RED": "low", "UNKNOWN": "not rated yet"}
@@ -124,21 +136,53 @@ def _clock(at: datetime) -> str:
     return local.strftime("%a %d %b %H:%M")
 
 
+def _next_hour() -> QDateTime:
+    """The default start time: the next full hour at least half an hour away."""
+    at = datetime.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    if at - datetime.now() < timedelta(minutes=30):
+        at += timedelta(hours=1)
+    return QDateTime(at)
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    """Widgets side by side at their natural width, for one field of a form."""
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    layout.addStretch(1)
+    return row
+
+
+def _per(rate: float) -> str:
+    return f"{rate:g} per second" if rate >= 1 else f"one every {1 / rate:g} seconds"
+
+
 class CampaignWizard(QDialog):
     """``services`` is :class:`waapp.app.Services`. ``last_health(account_id)`` gives the
     account's last health check, when the caller keeps one (its messaging limit shows in
-    the preflight). After "Start sending", ``campaign`` is the started campaign."""
+    the preflight). ``editing``: the draft to edit (module doc), as it was before it went
+    back to draft — its schedule fills the schedule page. ``page``: the step to open on,
+    ``later``: "At a date and time" chosen (the campaign view's "Schedule…" opens so). When the wizard is accepted,
+    ``campaign`` is the campaign as saved, started or scheduled."""
 
     def __init__(
         self,
         services: Any,
         *,
         last_health: Callable[[int], HealthReport | None] | None = None,
+        editing: Campaign | None = None,
+        page: int = 0,
+        later: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.services = services
         self.last_health = last_health
+        self.editing = editing
+        self.first_page = page
+        self.later = later
         self.campaign: Campaign | None = None
         self.report: PreflightReport | None = None
         self.accounts: list[Account] = []
@@ -150,7 +194,10 @@ class CampaignWizard(QDialog):
         self.tasks: set[asyncio.Task[Any]] = set()
         self.loaded = False
         self.audience_size: int | None = None
-        self.setWindowTitle("New campaign")
+        self.setWindowTitle(
+            "New campaign" if editing is None else f"Edit campaign “{editing.name}”"
+        )
+        self.prefill: dict[str, VariableSource] = {}
         self.resize(900, 660)
         self.setStyleSheet(BUBBLE_STYLE)
 
@@ -167,6 +214,11 @@ class CampaignWizard(QDialog):
         buttons = WizardBar(back=self.back, next=self.next, cancel=self.reject)
         self.error, self.back_btn = buttons.error, buttons.back_btn
         self.next_btn, self.cancel_btn = buttons.next_btn, buttons.cancel_btn
+        self.save_btn = QPushButton("Save draft")
+        self.save_btn.setToolTip("Keep the changes as a draft, without starting or scheduling")
+        self.save_btn.clicked.connect(self.save_draft)
+        self.save_btn.setVisible(editing is not None)
+        buttons.insertWidget(buttons.indexOf(self.back_btn), self.save_btn)
         self.step = QLabel()
         self.step.setObjectName("screenTitle")
         layout = QVBoxLayout(self)
@@ -215,9 +267,56 @@ class CampaignWizard(QDialog):
             item.setCheckState(Qt.CheckState.Unchecked)
             self.group_list.addItem(item)
         self.no_groups.setVisible(not self.groups)
+        if self.editing is not None:
+            self._prefill_audience(CampaignDraft.of(self.editing))
         await self._load_templates()
         self.loaded = True
+        if self.editing is not None:
+            self._prefill_rest(CampaignDraft.of(self.editing))
+        if self.later:
+            self.later_radio.setChecked(True)
+        if self.first_page != AUDIENCE:
+            self._show(self.first_page)
         self._update_nav()
+
+    def _prefill_audience(self, draft: CampaignDraft) -> None:
+        self.name.setText(draft.name)
+        index = self.account.findData(draft.account_id)
+        if index >= 0:
+            self.account.setCurrentIndex(index)
+        self.exclude.setChecked(draft.exclude_opted_out)
+        for row in range(self.group_list.count()):
+            item = self.group_list.item(row)
+            if int(item.data(Qt.ItemDataRole.UserRole)) in draft.group_ids:
+                item.setCheckState(Qt.CheckState.Checked)
+        self.prefill = mapping_from_dict(draft.variable_mapping)
+
+    def _prefill_rest(self, draft: CampaignDraft) -> None:
+        """The message, its mapping, the schedule and the pace (templates are loaded)."""
+        for combo, ref in (
+            (self.template, draft.template_id),
+            (self.freeform, draft.freeform_template_id),
+        ):
+            index = combo.findData(ref)
+            if index >= 0:
+                combo.setCurrentIndex(index)
+        if self.policy.isEnabled() and draft.window_policy is not None:
+            self.policy.setCurrentIndex(self.policy.findData(draft.window_policy))
+        self.prefill = {}
+        if draft.scheduled_at is not None:
+            self.later_radio.setChecked(True)
+            self.at.setDateTime(QDateTime(draft.scheduled_at.astimezone().replace(tzinfo=None)))
+        self.missed.setCurrentIndex(self.missed.findData(draft.missed_schedule_policy))
+        self.missed_hours.setValue(draft.missed_after_hours)
+        self._update_pace_controls()  # the account's defaults first, then the campaign's
+        self.rate.setValue(draft.rate or 0.0)
+        if draft.jitter is not None:
+            self.jitter_min.setValue(draft.jitter[0])
+            self.jitter_max.setValue(draft.jitter[1])
+        if draft.hourly_cap:
+            self.hourly_cap.setValue(draft.hourly_cap)
+        if draft.warmup is not None:
+            self.warmup.setChecked(draft.warmup)
 
     async def _load_templates(self) -> None:
         account_id = self.account.currentData()
@@ -423,6 +522,8 @@ class CampaignWizard(QDialog):
             self.policy.setCurrentIndex(self.policy.findData(wanted))
         self._update_policy_hint()
         self._rebuild_mapping(template, freeform)
+        if hasattr(self, "next_btn"):
+            self._update_nav()
 
     def _update_policy_hint(self) -> None:
         policy = self.window_policy()
@@ -476,7 +577,7 @@ class CampaignWizard(QDialog):
             combo.addItem("Fixed text, the same for everyone", FIXED)
             text = QLineEdit()
             text.setPlaceholderText("The text every recipient gets here")
-            source = old.get(name) or guessed.get(name)
+            source = self.prefill.get(name) or old.get(name) or guessed.get(name)
             if source is not None and source.field is not None and combo.findData(source.field) > 0:
                 combo.setCurrentIndex(combo.findData(source.field))
             elif source is not None and source.text is not None:
@@ -580,69 +681,213 @@ class CampaignWizard(QDialog):
         page = QWidget()
         self.now_radio = QRadioButton("Start sending as soon as I confirm")
         self.now_radio.setChecked(True)
-        self.later_radio = QRadioButton("At a date and time")
+        self.later_radio = QRadioButton("At a date and time:")
         when = QButtonGroup(page)
         when.addButton(self.now_radio)
         when.addButton(self.later_radio)
-        self.at = QDateTimeEdit(QDateTime.currentDateTime().addSecs(3600))
+        self.later_radio.toggled.connect(lambda _on: self._update_when())
+        self.at = QDateTimeEdit(_next_hour())
         self.at.setCalendarPopup(True)
         self.at.setDisplayFormat("ddd d MMM yyyy  HH:mm")
+        self.at.setMinimumWidth(200)
         self.missed = QComboBox()
         for policy, words in MISSED:
             self.missed.addItem(words, policy)
-        self.missed.setCurrentIndex(1)
+        self.missed.setCurrentIndex(self.missed.findData(MissedSchedulePolicy.ASK))
+        self.missed.currentIndexChanged.connect(lambda _i: self._update_when())
         self.missed_hours = QSpinBox()
         self.missed_hours.setRange(1, 168)
         self.missed_hours.setValue(6)
-        self.missed_hours.setSuffix(" hours")
-        # The service has no scheduler yet: nothing would start the campaign at its time.
-        for widget in (self.later_radio, self.at, self.missed, self.missed_hours):
-            widget.setEnabled(False)
-        later_note = QLabel(
-            "Scheduling for later is not available in this version yet: the campaign "
-            "starts when you confirm. (Campaigns never start on their own by surprise.)"
+        self.missed_hours.setSuffix(" hours late")
+        self.missed_hint = QLabel(
+            "waapp sends only while it is running (it can stay in the system tray). If it was "
+            "closed at that time, this decides what happens when you open it again."
         )
-        later_note.setObjectName("hint")
-        later_note.setWordWrap(True)
+        self.missed_hint.setObjectName("hint")
+        self.missed_hint.setWordWrap(True)
+
         self.rate = QDoubleSpinBox()
         self.rate.setRange(0.0, 1000.0)
         self.rate.setDecimals(1)
         self.rate.setSingleStep(1.0)
         self.rate.setSuffix(" messages per second")
-        self.rate.setSpecialValueText("The provider's default")
+        self.rate.setSpecialValueText("The account's default")
         self.rate.setValue(0.0)
         self.rate_hint = QLabel()
         self.rate_hint.setObjectName("hint")
         self.rate_hint.setWordWrap(True)
-        missed_row = QHBoxLayout()
-        missed_row.addWidget(self.missed)
-        missed_row.addWidget(self.missed_hours)
-        missed_row.addStretch()
-        form = QFormLayout()
+        self.jitter_min = QDoubleSpinBox()
+        self.jitter_max = QDoubleSpinBox()
+        for spin in (self.jitter_min, self.jitter_max):
+            spin.setRange(0.0, 600.0)
+            spin.setDecimals(0)
+            spin.setSuffix(" s")
+        self.jitter_min.valueChanged.connect(lambda v: self.jitter_max.setMinimum(v))
+        self.hourly_cap = QSpinBox()
+        self.hourly_cap.setRange(1, 100_000)
+        self.hourly_cap.setSingleStep(10)
+        self.hourly_cap.setSuffix(" messages per hour")
+        self.warmup = QCheckBox("This number is new: warm it up")
+        self.warmup.setToolTip(
+            "A new number messages at most 50 people on its first day, 100 from day 3, "
+            "200 from day 5 and 400 from day 8; from day 15 there is no warm-up limit."
+        )
+        for signal in (
+            self.rate.valueChanged,
+            self.jitter_min.valueChanged,
+            self.jitter_max.valueChanged,
+            self.hourly_cap.valueChanged,
+        ):
+            signal.connect(lambda _v: self._update_pace_summary())
+        self.warmup.toggled.connect(lambda _on: self._update_pace_summary())
+        self.pace_summary = QLabel()
+        self.pace_summary.setWordWrap(True)
+        self.pace_summary.setStyleSheet("font-weight: 600;")
+        self.gateway_note = QLabel(
+            "This number sends through WhatsApp Web. WhatsApp bans numbers that send fast "
+            "and regularly, so waapp waits a random time between messages and keeps to an "
+            "hourly limit."
+        )
+        self.gateway_note.setObjectName("hint")
+        self.gateway_note.setWordWrap(True)
+
+        self.jitter_row = _row(
+            self.jitter_min, QLabel("to"), self.jitter_max, QLabel("before each message")
+        )
+        self.cap_row = _row(self.hourly_cap)
+        when_title = QLabel("When")
+        when_title.setStyleSheet(SECTION_STYLE)
+        pace_title = QLabel("How fast")
+        pace_title.setStyleSheet(SECTION_STYLE)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(12)
+        grid.setVerticalSpacing(8)
+        grid.setColumnStretch(1, 1)
+        self.gateway_rows: list[QWidget] = []
+
+        def add(
+            title: QWidget | str, field: QWidget | None = None, *, gateway: bool = False
+        ) -> None:
+            row = grid.rowCount()
+            label = QLabel(title) if isinstance(title, str) else title
+            if field is None:
+                grid.addWidget(label, row, 0, 1, 2)
+            else:
+                grid.addWidget(label, row, 0)
+                grid.addWidget(field, row, 1)
+            if gateway:
+                self.gateway_rows += [label] if field is None else [label, field]
+
+        add(when_title)
+        add("Start", self.now_radio)
+        add("", _row(self.later_radio, self.at))
+        add("If waapp is closed then", _row(self.missed, self.missed_hours))
+        add("", self.missed_hint)
+        gap = QWidget()
+        gap.setFixedHeight(12)
+        add(gap)
+        add(pace_title)
+        add("Speed", _row(self.rate))
+        add("", self.rate_hint)
+        add("", self.gateway_note, gateway=True)
+        add("Random wait", self.jitter_row, gateway=True)
+        add("Hourly limit", self.cap_row, gateway=True)
+        add("", self.warmup, gateway=True)
         outer = QVBoxLayout(page)
-        outer.addLayout(form)
+        outer.addLayout(grid)
+        outer.addSpacing(8)
+        outer.addWidget(self.pace_summary)
         outer.addStretch()
-        form.addRow(QLabel("When"))
-        form.addRow("", self.now_radio)
-        form.addRow("", self.later_radio)
-        form.addRow("Date and time", self.at)
-        form.addRow("If waapp was closed at that time", missed_row)
-        form.addRow("", later_note)
-        form.addRow("Pace", self.rate)
-        form.addRow("", self.rate_hint)
+        self.pace_account: int | None = None  # the account whose defaults the controls hold
+        self._update_when()
         return page
 
-    def _update_rate_hint(self) -> None:
-        provider = self.services.accounts.providers().get(self.account.currentData())
-        if provider is None:
-            self.rate_hint.setText("The account's default pace is used unless you set one.")
-            return
-        rate, _in_flight = default_pace(provider.kind, provider.dialect)
-        per = f"{rate:g} per second" if rate >= 1 else f"one every {1 / rate:g} seconds"
+    def _update_when(self) -> None:
+        later = self.later_radio.isChecked()
+        self.at.setEnabled(later)
+        self.missed.setEnabled(later)
+        self.missed_hint.setEnabled(later)
+        skip = self.missed.currentData() == MissedSchedulePolicy.SKIP_IF_LATE
+        self.missed_hours.setVisible(skip)
+        self.missed_hours.setEnabled(later)
+
+    def scheduled_at(self) -> datetime | None:
+        """The chosen start time (aware, local zone), or None for "now"."""
+        if not self.later_radio.isChecked():
+            return None
+        chosen: datetime = self.at.dateTime().toPython()
+        return chosen.replace(second=0, microsecond=0).astimezone()
+
+    def pacing_defaults(self) -> Pacing:
+        """The chosen account's pace when the campaign sets none."""
+        account_id = self.account.currentData()
+        provider = self.services.accounts.providers().get(account_id)
+        if provider is not None:
+            return Pacing.defaults(provider.kind, provider.dialect)
+        account = next((a for a in self.accounts if a.id == account_id), None)
+        dialect = dialect_of_account(account) if account is not None else None
+        kind = account.kind if account is not None else AccountKind.META
+        return Pacing.defaults(kind, dialect or Dialect.META)
+
+    def _update_pace_controls(self) -> None:
+        """Show the gateway controls for a gateway account, holding its defaults (reset
+        when the account changed since they were filled)."""
+        defaults = self.pacing_defaults()
+        gateway = defaults.gateway_like
+        if self.pace_account != self.account.currentData():
+            self.pace_account = self.account.currentData()
+            self.rate.setValue(0.0)
+            self.jitter_min.setValue(defaults.jitter[0])
+            self.jitter_max.setValue(defaults.jitter[1])
+            self.hourly_cap.setValue(defaults.hourly_cap or 120)
+            self.warmup.setChecked(defaults.warmup)
+        for widget in self.gateway_rows:
+            widget.setVisible(gateway)
+        per = _per(defaults.rate)
         self.rate_hint.setText(
             f"This account's default is {per}. Go slower to spread the campaign out; going "
             "faster than the provider allows only brings refusals and retries."
         )
+        self._update_pace_summary()
+
+    def pacing_choice(self) -> dict[str, Any]:
+        """What the user changed from the account's default pace (``CampaignDraft`` keys)."""
+        if self.pace_account != self.account.currentData():
+            self._update_pace_controls()  # the controls still hold another account's pace
+        defaults = self.pacing_defaults()
+        chosen: dict[str, Any] = {}
+        rate = self.rate.value()
+        if rate and rate != defaults.rate:
+            chosen["rate"] = rate
+        if defaults.gateway_like:
+            jitter = (
+                self.jitter_min.value(),
+                max(self.jitter_min.value(), self.jitter_max.value()),
+            )
+            if jitter != defaults.jitter:
+                chosen["jitter"] = jitter
+            if self.hourly_cap.value() != defaults.hourly_cap:
+                chosen["hourly_cap"] = self.hourly_cap.value()
+            if self.warmup.isChecked() != defaults.warmup:
+                chosen["warmup"] = self.warmup.isChecked()
+        return chosen
+
+    def pacing(self) -> Pacing:
+        """The pace the campaign will have."""
+        defaults = self.pacing_defaults()
+        chosen = self.pacing_choice()
+        return Pacing(
+            rate=chosen.get("rate", defaults.rate),
+            in_flight=defaults.in_flight,
+            jitter=chosen.get("jitter", defaults.jitter),
+            hourly_cap=chosen.get("hourly_cap", defaults.hourly_cap),
+            warmup=chosen.get("warmup", defaults.warmup),
+        )
+
+    def _update_pace_summary(self) -> None:
+        if not hasattr(self, "pace_summary"):
+            return
+        self.pace_summary.setText(f"Pace: {self.pacing().describe()}.")
 
     # --- page 4: preflight ---------------------------------------------------------------
 
@@ -697,10 +942,10 @@ class CampaignWizard(QDialog):
             variable_mapping={n: s.to_dict() for n, s in self.mapping().items()},
             window_policy=self.window_policy(),
             exclude_opted_out=self.exclude.isChecked(),
-            rate=self.rate.value() or None,
-            scheduled_at=None,
+            scheduled_at=self.scheduled_at(),
             missed_schedule_policy=MissedSchedulePolicy(self.missed.currentData()),
             missed_after_hours=self.missed_hours.value(),
+            **self.pacing_choice(),
         )
 
     async def _preflight(self) -> None:
@@ -710,9 +955,20 @@ class CampaignWizard(QDialog):
         self.report = report
         self._show_report(report)
 
+    def _starts_text(self, report: PreflightReport) -> str:
+        if self.scheduled_at() is None:
+            return "now, when you confirm"
+        return day_and_time(report.starts_at)
+
     def _show_report(self, report: PreflightReport) -> None:
         finish = _clock(report.finishes_at)
-        if report.ok:
+        if report.ok and self.scheduled_at() is not None:
+            self.headline.setText(
+                f"{_plural(report.to_send, 'person gets', 'people get')} a message. Sending "
+                f"starts {day_and_time(report.starts_at)} and takes {report.duration} "
+                f"(done around {finish})."
+            )
+        elif report.ok:
             self.headline.setText(
                 f"{_plural(report.to_send, 'person gets', 'people get')} a message. Sending "
                 f"takes {report.duration} (done around {finish})."
@@ -728,8 +984,11 @@ class CampaignWizard(QDialog):
             "".join(f"<p style='color:{warn}'>⚠ {_html(w)}</p>" for w in report.warnings)
         )
         self.warnings.setVisible(bool(report.warnings))
-        rate = f"{report.rate:g} per second" + (
-            " (provider default)" if report.rate_is_default else ""
+        pace = self.pacing().describe()
+        rate = (
+            pace[:1].upper()
+            + pace[1:]
+            + (" (the account's default)" if not self.pacing_choice() else "")
         )
         tier = (
             f"{report.daily_limit:,} new people per 24 h"
@@ -759,6 +1018,7 @@ class CampaignWizard(QDialog):
             ("Outside the 24-hour window", f"{report.out_of_window:,}"),
             ("Pace", rate),
             ("Daily limit of the number", tier),
+            ("Starts", self._starts_text(report)),
             ("Estimated finish", f"{report.duration}, around {finish}"),
         ]
         self.numbers.setText(
@@ -841,9 +1101,16 @@ class CampaignWizard(QDialog):
         )
         note.setObjectName("hint")
         note.setWordWrap(True)
+        self.later_note = QLabel(
+            "Until then you can change it (Edit in the campaign view) or cancel it. waapp "
+            "must be running at that time to send it; it can stay in the system tray."
+        )
+        self.later_note.setObjectName("hint")
+        self.later_note.setWordWrap(True)
         layout = QVBoxLayout(page)
         layout.addLayout(self.summary_form)
         layout.addSpacing(12)
+        layout.addWidget(self.later_note)
         layout.addWidget(note)
         layout.addStretch()
         return page
@@ -863,8 +1130,9 @@ class CampaignWizard(QDialog):
             ("From", self.account.currentText()),
             ("To", f"{groups}: {_plural(report.to_send, 'recipient', 'recipients')}"),
             ("Message", " and ".join(message)),
-            ("Starts", "now, when you press Start sending"),
+            ("Starts", self._confirm_starts(report)),
             ("Takes", f"{report.duration} (done around {_clock(report.finishes_at)})"),
+            ("Pace", self.pacing().describe()),
         ]
         skipped = report.audience - report.to_send
         if skipped:
@@ -883,11 +1151,24 @@ class CampaignWizard(QDialog):
             text.setWordWrap(True)
             self.summary_form.addRow(title, text)
         self.summary.setText("\n".join(f"{k}: {v}" for k, v in rows))
+        self.later_note.setVisible(self.scheduled_at() is not None)
 
-    async def _start(self) -> None:
+    def _confirm_starts(self, report: PreflightReport) -> str:
+        at = self.scheduled_at()
+        if at is None:
+            return "now, when you press Start sending"
+        missed = missed_words(
+            MissedSchedulePolicy(self.missed.currentData()), self.missed_hours.value()
+        )
+        return f"{day_and_time(report.starts_at)}. If waapp is closed then, {missed}."
+
+    async def _save(self) -> Campaign:
+        """Create the campaign (or update the one edited) as a draft."""
         draft = self.draft()
         campaigns = self.services.campaigns
-        created = await campaigns.create(
+        if self.editing is not None and self.editing.id is not None:
+            return await campaigns.update(self.editing.id, draft)
+        return await campaigns.create(
             name=draft.name,
             account_id=draft.account_id,
             group_ids=draft.group_ids,
@@ -898,8 +1179,32 @@ class CampaignWizard(QDialog):
             exclude_opted_out=draft.exclude_opted_out,
             pacing=draft.pacing(),
         )
-        assert created.id is not None
-        self.campaign = await campaigns.start(created.id)
+
+    async def _start(self) -> None:
+        at = self.scheduled_at()
+        saved = await self._save()
+        assert saved.id is not None
+        campaigns = self.services.campaigns
+        if at is None:
+            self.campaign = await campaigns.start(saved.id)
+        else:
+            self.campaign = await campaigns.schedule(
+                saved.id,
+                at,
+                missed_policy=MissedSchedulePolicy(self.missed.currentData()),
+                missed_after_hours=self.missed_hours.value(),
+                note="edited" if self.editing is not None else "",
+            )
+        self.accept()
+
+    def save_draft(self) -> None:
+        """Edit mode: keep the changes as a draft."""
+        self.save_btn.setEnabled(False)
+        self.next_btn.setEnabled(False)
+        self.saving = self._spawn(self._save_draft(), failure=self._failed)
+
+    async def _save_draft(self) -> None:
+        self.campaign = await self._save()
         self.accept()
 
     # --- navigation ----------------------------------------------------------------------
@@ -911,7 +1216,7 @@ class CampaignWizard(QDialog):
         if index == MESSAGE and not self.contacts:
             self._spawn(self._load_contacts())
         if index == SCHEDULE:
-            self._update_rate_hint()
+            self._update_pace_controls()
         if index == PREFLIGHT:
             self.report = None
             self.headline.setText("Checking what this campaign will do…")
@@ -927,7 +1232,8 @@ class CampaignWizard(QDialog):
     def _update_nav(self) -> None:
         index = self.pages.currentIndex()
         self.back_btn.setVisible(index > AUDIENCE)
-        self.next_btn.setText({PREFLIGHT: "Confirm…", CONFIRM: "Start sending"}.get(index, "Next"))
+        last = "Start sending" if self.scheduled_at() is None else "Schedule"
+        self.next_btn.setText({PREFLIGHT: "Confirm…", CONFIRM: last}.get(index, "Next"))
         enabled = True
         if index == AUDIENCE:
             enabled = bool(self.group_ids()) and bool(self.accounts)
@@ -938,6 +1244,12 @@ class CampaignWizard(QDialog):
         elif index == PREFLIGHT:
             enabled = self.report is not None and self.report.ok
         self.next_btn.setEnabled(enabled)
+        self.save_btn.setEnabled(
+            self.loaded and bool(self.group_ids()) and bool(self.accounts) and self._has_message()
+        )
+
+    def _has_message(self) -> bool:
+        return self._chosen(self.template) is not None or self._chosen(self.freeform) is not None
 
     def back(self) -> None:
         self._show(max(AUDIENCE, self.pages.currentIndex() - 1))
@@ -945,11 +1257,33 @@ class CampaignWizard(QDialog):
     def next(self) -> None:
         index = self.pages.currentIndex()
         if index == CONFIRM:
+            at = self.scheduled_at()
+            if at is not None and at <= datetime.now().astimezone():
+                self._said("The start time has passed meanwhile: go back and choose a later one.")
+                return
             self.next_btn.setEnabled(False)
             self.back_btn.setEnabled(False)
+            self.save_btn.setEnabled(False)
             self.starting = self._spawn(self._start(), failure=self._failed)
             return
+        if index == SCHEDULE:
+            problem = self._schedule_problem()
+            if problem:
+                self._said(problem)
+                return
         self._show(index + 1)
+
+    def _schedule_problem(self) -> str:
+        at = self.scheduled_at()
+        if at is not None and at <= datetime.now().astimezone() + timedelta(minutes=1):
+            return "Choose a start time in the future, or “Start sending as soon as I confirm”."
+        if self.jitter_max.value() < self.jitter_min.value():
+            return "The random wait's longest time must not be shorter than its shortest."
+        return ""
+
+    def _said(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.show()
 
     def _failed(self, error: BaseException) -> None:
         if not isinstance(error, WaappError):
