@@ -270,9 +270,12 @@ class ContactsView(Screen):
         self.spawn(self.reload_contacts())
 
     async def reload_contacts(self) -> None:
+        # The total first: once the rows are shown, nothing may wait any more, or a
+        # selection made in between would be replaced by the one from before.
+        total = await self.service.count(ContactQuery())
         selected = self.selected_ids()
         await self.model.refresh(self._query())
-        self._total_all = await self.service.count(ContactQuery())
+        self._total_all = total
         if self._select_after_reload is not None:
             selected, self._select_after_reload = [self._select_after_reload], None
         self._reselect(selected)
