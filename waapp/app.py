@@ -318,6 +318,7 @@ def run_gui(paths: DataPaths) -> int:
     from PySide6.QtWidgets import QApplication
 
     from waapp.core.errors import WaappError
+    from waapp.ui.gc_pin import MainThreadCollector
     from waapp.ui.main_window import MainWindow
     from waapp.ui.theme import apply_theme
     from waapp.ui.tray import app_icon
@@ -359,6 +360,11 @@ def run_gui(paths: DataPaths) -> int:
         if services is not None:
             await services.close()
 
-    with loop:
-        loop.run_until_complete(main())
+    collector = MainThreadCollector(app)  # Qt objects die on this thread only
+    collector.start()
+    try:
+        with loop:
+            loop.run_until_complete(main())
+    finally:
+        collector.stop()
     return 0
