@@ -176,6 +176,16 @@ def test_a_csv_renamed_xlsx_is_read_as_csv(tmp_path: Path) -> None:
     assert list(read_rows(path))[1] == ["Asha", "+917033009600"]
 
 
+def test_markup_in_a_cell_is_data_but_a_saved_web_page_is_refused(tmp_path: Path) -> None:
+    cells = tmp_path / "notes.csv"
+    cells.write_text("<TABLE,Notes\nAsha,see <table> in the brochure\n", encoding="utf-8")
+    assert list(read_rows(cells)) == [["<TABLE", "Notes"], ["Asha", "see <table> in the brochure"]]
+    page = tmp_path / "export.xls"
+    page.write_text("<table border=1><tr><td>Name</td></tr></table>", encoding="utf-8")
+    with pytest.raises(SpreadsheetError, match="web page"):
+        read_rows(page)
+
+
 def test_the_size_hint(tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "h.xlsx", [["Phone"], *([["+447911123456"]] * 9)])
     with read_rows(path) as stream:

@@ -264,6 +264,11 @@ def _decode_sample(head: bytes, encoding: str) -> str:
     return codecs.getincrementaldecoder(encoding)(errors="replace").decode(head)
 
 
+_HTML_START = re.compile(r"<(?:!doctype\s+html|html)[\s>]")
+_TABLE_TAG = re.compile(r"<table(?:\s[^<>]*)?>")
+_WHOLE_TAG = re.compile(r"<[a-z!?][^<>]*>")
+
+
 def _refuse_non_tabular_text(path: Path, text: str) -> None:
     """Text files that are clearly not a table: binary data, HTML, XML spreadsheets, vCards."""
     if text:
@@ -273,7 +278,8 @@ def _refuse_non_tabular_text(path: Path, text: str) -> None:
         if controls > max(2, len(text[:8192]) // 50):
             raise _refuse(path, "binary data, not text or a spreadsheet")
     start = text.lstrip("\ufeff \t\r\n")[:2000].lower()
-    if start.startswith(("<!doctype html", "<html")) or "<table" in start:
+    # A page starts with a whole tag; a CSV may well hold "<table" in a cell.
+    if _HTML_START.match(start) or (_WHOLE_TAG.match(start) and _TABLE_TAG.search(start)):
         raise _refuse(path, "a web page (HTML) saved with a spreadsheet name")
     if start.startswith("<?xml"):
         if "urn:schemas-microsoft-com:office:spreadsheet" in start:
