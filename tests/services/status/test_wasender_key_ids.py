@@ -83,6 +83,9 @@ def test_wasender_webhooks_move_their_messages_once_a_poll_named_the_key_id(
         services = await open_services(DataPaths(tmp_path / "data"))
         try:
             await services.start_network()
+            # Only the one poll below: a background poll on a slow machine would date the
+            # messages by its own clock before their webhooks are merged.
+            services.intake.poller.min_age = timedelta(hours=1)
             account_id, campaign_id = await wasender_campaign(services)
             repo = services.campaigns.repo
             await services.campaigns.start(campaign_id)
@@ -125,7 +128,8 @@ def test_wasender_webhooks_move_their_messages_once_a_poll_named_the_key_id(
             assert len(rows) == 3
             for key_id, sent_at, delivered_at, read_at in rows:
                 assert key_id is not None
-                assert sent_at == hooks[f"{key_id} sent"]
+                # sent: the earliest word wins, and ours (the send's answer) may come first
+                assert sent_at <= hooks[f"{key_id} sent"]
                 assert delivered_at == hooks[f"{key_id} delivered"]
                 assert read_at == hooks[f"{key_id} read"]
             campaign = await services.worker.run(repo.get, campaign_id)
