@@ -7,12 +7,14 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from waapp.core.catalogue import Dialect
 from waapp.core.entities import Route, WindowPolicy
 from waapp.core.window import (
     SERVICE_WINDOW,
     RouteDecision,
     in_service_window,
     route_for,
+    window_applies,
     window_closes_at,
 )
 
@@ -147,3 +149,9 @@ def test_skip_reasons_are_specific() -> None:
         WindowPolicy.FREEFORM_ONLY, in_window=True, has_template=True, has_freeform=False
     )
     assert "no free-form message" in freeform_only_missing.reason
+
+
+def test_only_a_whatsapp_web_gateway_has_no_window() -> None:
+    assert window_applies(Dialect.META) and window_applies(Dialect.TWILIO)
+    assert window_applies(None)  # provider not known: the safe side
+    assert not window_applies(Dialect.WASENDER)

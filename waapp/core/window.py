@@ -2,8 +2,9 @@
 
 WhatsApp accepts free-form messages only within 24 hours of the contact's last inbound
 message; outside it only approved templates may be sent (Twilio 63016, providers.md §1.3).
-WaSender has no window, but the campaign's policy is applied the same way everywhere so that
-a preflight means the same thing for every provider.
+A WhatsApp-Web gateway (WaSender) sends as a person does: it has no window and no templates,
+so for it everyone counts as inside the window (:func:`window_applies`) and the free-form
+message goes to everyone the campaign's policy would send it to inside.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import assert_never
 
+from waapp.core.catalogue import Dialect
 from waapp.core.entities import Route, WindowPolicy
 
 SERVICE_WINDOW = timedelta(hours=24)
@@ -24,6 +26,12 @@ def _require_aware(value: datetime, name: str) -> None:
     # A naive datetime is ambiguous by hours, which is all the window is about.
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+
+
+def window_applies(dialect: Dialect | None) -> bool:
+    """Whether the provider enforces the 24-hour window (not a WhatsApp-Web gateway).
+    ``None`` (the provider is not known) keeps the window: the safe side."""
+    return dialect is not Dialect.WASENDER
 
 
 def in_service_window(last_inbound_at: datetime | None, now: datetime) -> bool:

@@ -32,6 +32,7 @@ from waapp.core.ports import (
     InboundText,
     ProviderError,
     SendResult,
+    SentMessage,
     StatusUpdate,
     WebhookEvent,
     WebhookRequest,
@@ -61,6 +62,7 @@ _STATUSES: dict[str, DeliveryStatus] = {
 _INBOUND_STATUSES = frozenset({"received", "receiving"})
 
 _PAGE_SIZE = 100
+_MESSAGES_PAGE_SIZE = 1000  # Twilio's largest page: one person's history fits in a few
 
 
 class TwilioProvider:
@@ -197,6 +199,86 @@ class TwilioProvider:
             status=status,
             occurred_at=_rfc2822(body.get("date_updated")) or self._clock(),
             recipient=base.phone_e164(body.get("to")),
+            error=error,
+        )
+
+    async def find_sent(self, to: str, *, since: datetime) -> list[SentMessage]:
+        """The messages this account sent to ``to`` created at or after ``since``
+        (providers.md §1.6, the Messages list): ``To`` and ``From`` (the sender; with only a
+        Messaging Service, its SID is checked on each message instead), and no date filter:
+        Twilio's ``DateSent`` filter is on the send date, which a message still queued at
+        Twilio does not have yet, so such a message would be missed and sent twice. The
+        creation time is compared here. Every page is read (``next_page_uri``); raises
+        :class:`~waapp.providers.base.ProviderRequestError` when any page fails, the
+        answer cannot be read, or there are more pages than :data:`~waapp.providers.base.MAX_PAGES`:
+        a partial list could hide the message."""
+        if since.tzinfo is None:
+            raise ValueError("since must be an aware datetime")
+        since = since.astimezone(UTC)
+        address = _whatsapp_address(to)
+        url = f"{self._base}/2010-04-01/Accounts/{quote(self._account_sid)}/Messages.json"
+        first = [("To", address)]
+        if self._from:
+            first.append(("From", self._from))
+        first.append(("PageSize", str(_MESSAGES_PAGE_SIZE)))
+        params: list[tuple[str, str]] | None = first
+        found: list[SentMessage] = []
+        for _ in range(base.MAX_PAGES):
+            if params is None:
+                return found
+            body = await self._get_json(url, params)
+            items = body.get("messages")
+            if not isinstance(items, list):
+                raise base.raise_for(
+                    _DIALECT, base.bad_response(_DIALECT, "the message list has no messages")
+                )
+            for item in items:
+                sent = self._sent_message(item, address, since)
+                if sent is not None:
+                    found.append(sent)
+            params = base.next_page_params(body.get("next_page_uri"))
+        if params is None:
+            return found
+        raise base.raise_for(
+            _DIALECT,
+            base.bad_response(
+                _DIALECT, f"more than {base.MAX_PAGES} pages of messages to {address}"
+            ),
+        )
+
+    def _sent_message(self, item: object, address: str, since: datetime) -> SentMessage | None:
+        """One listed message, when it is an outbound one of ours to ``address`` created at
+        or after ``since`` (one without a creation time is kept: it cannot be ruled out)."""
+        if not isinstance(item, dict) or not isinstance(item.get("sid"), str):
+            return None
+        if not str(item.get("direction") or "").startswith("outbound"):
+            return None
+        if str(item.get("to") or "").replace(" ", "").lower() != address.lower():
+            return None
+        if self._from:
+            if str(item.get("from") or "").replace(" ", "").lower() != self._from.lower():
+                return None
+        elif item.get("messaging_service_sid") != self._service:
+            return None
+        created = _rfc2822(item.get("date_created"))
+        # RFC 2822 dates carry whole seconds: a message created in the same second counts.
+        if created is not None and created < since.replace(microsecond=0):
+            return None
+        text = item.get("body")
+        raw = str(item.get("status") or "").lower()
+        status = _STATUSES.get(raw)
+        error = None
+        if status is DeliveryStatus.FAILED:
+            error = base.async_failure(
+                _DIALECT, _code_text(item.get("error_code")), str(item.get("error_message") or "")
+            )
+        return SentMessage(
+            provider_message_id=item["sid"],
+            to=base.phone_e164(item.get("to")) or address.removeprefix("whatsapp:"),
+            created_at=created,
+            body=text if isinstance(text, str) else None,
+            status=status,
+            status_at=_rfc2822(item.get("date_updated")),
             error=error,
         )
 

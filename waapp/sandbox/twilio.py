@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
@@ -204,6 +204,37 @@ def _parse_when(text: str, *, end_of_day: bool) -> float | None:
         return value.timestamp()
     except ValueError:
         return None
+
+
+#: The date filters of the Messages list, as a client writes them in the URL:
+#: ``DateSent>=2024-05-01`` reaches the server as the parameter ``DateSent>`` (the ``=`` is
+#: the separator); a client that encodes the whole ``DateSent>=`` as the name is served too.
+_LOW_KEYS = ("DateSent>", "DateSent>=")
+_HIGH_KEYS = ("DateSent<", "DateSent<=")
+
+
+def _date_bounds(query: Mapping[str, str]) -> tuple[float | None, float | None] | str:
+    """(low, high) unix times from ``DateSent`` (that whole day, or that instant),
+    ``DateSent>`` (on or after) and ``DateSent<`` (on or before; a day counts whole);
+    the name of the first unreadable filter instead."""
+    low = high = None
+    if "DateSent" in query:
+        low = _parse_when(query["DateSent"], end_of_day=False)
+        high = _parse_when(query["DateSent"], end_of_day=True)
+        if low is None or high is None:
+            return "DateSent"
+    for keys, end_of_day in ((_LOW_KEYS, False), (_HIGH_KEYS, True)):
+        for key in keys:
+            if key not in query:
+                continue
+            value = _parse_when(query[key], end_of_day=end_of_day)
+            if value is None:
+                return key
+            if end_of_day:
+                high = value if high is None else min(high, value)
+            else:
+                low = value if low is None else max(low, value)
+    return low, high
 
 
 class TwilioApi:
@@ -425,14 +456,10 @@ class TwilioApi:
                 return self._error(20001, "Invalid paging parameter", 400)
             to = query.get("To")
             sender = query.get("From")
-            low = high = None
-            if "DateSent" in query:
-                low = _parse_when(query["DateSent"], end_of_day=False)
-                high = _parse_when(query["DateSent"], end_of_day=True)
-            if "DateSent>" in query:
-                low = _parse_when(query["DateSent>"], end_of_day=False)
-            if "DateSent<" in query:
-                high = _parse_when(query["DateSent<"], end_of_day=True)
+            bounds = _date_bounds(query)
+            if isinstance(bounds, str):
+                return self._error(20001, f"Invalid {bounds} parameter", 400)
+            low, high = bounds
             settings = self._sandbox.settings.twilio
             records = []
             for sent, record in self._listing():

@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from sqlalchemy import Row, insert, select
@@ -53,14 +53,18 @@ from waapp.store.schema import (
     contacts,
     format_utc,
     messages,
+    parse_utc,
 )
 from waapp.store.statuses import message_from_row, recount
 
 __all__ = [
     "CampaignRepository",
+    "CappedClaim",
     "PlannedMessage",
+    "Reconciled",
     "SendOutcome",
     "StatusChange",
+    "UnknownRow",
 ]
 
 _M = MessageState
@@ -100,6 +104,63 @@ class SendOutcome:
     error_detail: str | None = None
     route: Route | None = None
     refund_attempt: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownRow:
+    """A row whose outcome is ``unknown``, as reconciliation reads it."""
+
+    id: int
+    phone_e164: str
+    route: Route
+    variables: dict[str, str]
+    attempts: int
+    sending_at: datetime | None  # the claim of the request whose outcome is unknown
+    updated_at: datetime  # when it became unknown (the result written, or recovery)
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """What reconciliation learnt about one :class:`UnknownRow`.
+
+    ``state`` is ``sent``/``delivered``/``read``/``failed`` (the provider has the message:
+    ``provider_message_id``, created ``at``) or ``retry_wait`` (it never reached the
+    provider: queued again, due at once, its attempt kept). Applied only while the row is
+    still ``unknown`` from the same claim (``attempts``, ``sending_at``): a decision read
+    before the row moved on never touches it.
+    """
+
+    message_id: int
+    attempts: int
+    sending_at: datetime | None
+    state: MessageState
+    provider_message_id: str | None = None
+    at: datetime | None = None
+    error_code: str | None = None
+    error_title: str | None = None
+    error_detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CappedClaim:
+    """What :meth:`CampaignRepository.claim_capped` claimed, and the account's use of its
+    caps before the claim: messages in the last hour, people in the last 24 h (both with
+    the requests in flight). ``held_by`` (``hourly`` / ``daily``): a cap stopped the claim
+    with due rows left; ``frees_at``: when that cap has room again (None: unknown, when
+    requests in flight hold the room)."""
+
+    messages: list[Message]
+    hourly_used: int = 0
+    daily_used: int = 0
+    new_people: int = 0  # of the claimed rows, people not yet messaged in the 24 h window
+    held_by: str | None = None
+    frees_at: datetime | None = None
+
+
+#: The account's campaigns, for the caps' counts (uses the (campaign_id, …) indexes).
+_OF_ACCOUNT = "campaign_id IN (SELECT id FROM campaigns WHERE account_id = ?)"
+_HOUR = timedelta(hours=1)
+_DAY = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,6 +431,71 @@ class CampaignRepository:
                 )
             )
 
+    def update_draft(self, campaign: Campaign, *, cause: str, detail: str) -> Campaign:
+        """Replace what a ``draft`` campaign will send (name, account, message, mapping,
+        audience, window policy, missed-schedule policy, pace) with ``campaign``'s, with a
+        timeline entry. Its status, time, counters and history stay. ValidationError when
+        it is no longer a draft (started, scheduled or cancelled meanwhile)."""
+        if campaign.id is None:
+            raise ValidationError("Only a saved campaign can be changed.")
+        if not campaign.name.strip():
+            raise ValidationError("A campaign needs a name.")
+        with self._writer.begin() as conn:
+            current = self._get(conn, campaign.id)
+            if current.status is not _C.DRAFT:
+                raise ValidationError(
+                    f"“{current.name}” is {current.status.value}: only a draft can be changed.",
+                    what_to_do="Duplicate it to send the same campaign again with changes.",
+                )
+            conn.execute(
+                campaigns.update()
+                .where(campaigns.c.id == campaign.id)
+                .values(
+                    name=campaign.name.strip(),
+                    account_id=campaign.account_id,
+                    template_id=campaign.template_id,
+                    freeform_template_id=campaign.freeform_template_id,
+                    variable_mapping=campaign.variable_mapping,
+                    audience=campaign.audience,
+                    window_policy=WindowPolicy(campaign.window_policy).value,
+                    missed_schedule_policy=MissedSchedulePolicy(
+                        campaign.missed_schedule_policy
+                    ).value,
+                    missed_after_hours=campaign.missed_after_hours,
+                    pacing=campaign.pacing,
+                )
+            )
+            conn.execute(
+                insert(campaign_events).values(
+                    campaign_id=campaign.id,
+                    at=self._clock(),
+                    from_status=_C.DRAFT.value,
+                    to_status=_C.DRAFT.value,
+                    cause=cause,
+                    detail=detail,
+                )
+            )
+            return self._get(conn, campaign.id)
+
+    def delete_draft(self, campaign_id: int) -> str:
+        """Delete a ``draft`` campaign and its timeline (a draft has no recipients yet);
+        returns its name. ValidationError for any other status: a campaign that sent
+        anything keeps its history."""
+        with self._writer.begin() as conn:
+            current = self._get(conn, campaign_id)
+            if current.status is not _C.DRAFT:
+                raise ValidationError(
+                    f"“{current.name}” is {current.status.value}: only a draft can be deleted.",
+                    what_to_do="A campaign that was scheduled or sent keeps its history; "
+                    "cancel it instead.",
+                )
+            conn.execute(messages.delete().where(messages.c.campaign_id == campaign_id))
+            conn.execute(
+                campaign_events.delete().where(campaign_events.c.campaign_id == campaign_id)
+            )
+            conn.execute(campaigns.delete().where(campaigns.c.id == campaign_id))
+            return current.name
+
     # --- the audience and the ledger ---------------------------------------------------
 
     def audience(self, group_ids: Sequence[int]) -> builtins.list[Contact]:
@@ -453,29 +579,182 @@ class CampaignRepository:
             ).scalar()
             if status != _C.SENDING.value or limit <= 0:
                 return []
-            due = conn.exec_driver_sql(
-                "SELECT id, state FROM messages WHERE campaign_id = ? AND (state = 'pending' "
-                "OR (state = 'retry_wait' AND next_attempt_at <= ?)) ORDER BY id LIMIT ?",
-                (campaign_id, now, limit),
-            ).all()
+            return self._take(conn, campaign_id, self._due(conn, campaign_id, now, limit), now)
+
+    @staticmethod
+    def _due(
+        conn: Connection, campaign_id: int, now: str, limit: int
+    ) -> builtins.list[tuple[int, str]]:
+        """The campaign's ``limit`` oldest due rows as (id, state). Two queries that each
+        read an index in id order (one ``OR`` would sort every pending row per claim)."""
+        pending = conn.exec_driver_sql(
+            "SELECT id, state FROM messages WHERE campaign_id = ? AND state = 'pending' "
+            "ORDER BY id LIMIT ?",
+            (campaign_id, limit),
+        ).all()
+        retries = conn.exec_driver_sql(
+            "SELECT id, state FROM messages WHERE campaign_id = ? AND state = 'retry_wait' "
+            "AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+            (campaign_id, now, limit),
+        ).all()
+        rows = [(row[0], row[1]) for row in pending]
+        if retries:
+            rows = sorted(rows + [(row[0], row[1]) for row in retries])[:limit]
+        return rows
+
+    @staticmethod
+    def _take(
+        conn: Connection, campaign_id: int, due: Sequence[tuple[int, str]], now: str
+    ) -> builtins.list[Message]:
+        """Move ``due`` (id, state) rows to ``sending`` inside the claim's transaction."""
+        if not due:
+            return []
+        ids = [row[0] for row in due]
+        conn.exec_driver_sql(
+            f"UPDATE messages SET state = 'sending', attempts = attempts + 1, "
+            f"sending_at = ?, next_attempt_at = NULL, updated_at = ? "
+            f"WHERE id IN ({placeholders(len(ids))})",
+            (now, now, *ids),
+        )
+        delta: Counter[str] = Counter()
+        for _, state in due:
+            delta[state] -= 1
+        delta[_M.SENDING.value] += len(due)
+        _shift_counters(conn, campaign_id, delta)
+        rows = conn.execute(select(messages).where(messages.c.id.in_(ids)).order_by(messages.c.id))
+        return [message_from_row(row) for row in rows]
+
+    def claim_capped(
+        self,
+        campaign_id: int,
+        *,
+        limit: int,
+        account_id: int,
+        hourly_cap: int | None,
+        daily_cap: int | None,
+        now: datetime,
+    ) -> CappedClaim:
+        """:meth:`claim` within the account's caps, counted and claimed in one durable
+        transaction (so two campaigns of one account cannot both take the last room).
+
+        ``hourly_cap``: messages per rolling hour; ``daily_cap``: distinct people per
+        rolling 24 h. Both count every campaign of ``account_id``: rows accepted in the
+        window (``sent_at``) and rows being sent now. A due recipient the account already
+        messaged in the 24 h window is not a new person and takes no daily room. Rows are
+        taken oldest first and the claim stops at the first one that does not fit, so
+        nothing is claimed that may not be sent.
+        """
+        stamp = format_utc(self._clock())
+        hour_since = format_utc(now - _HOUR)
+        day_since = format_utc(now - _DAY)
+        with self._durable() as conn:
+            status = conn.exec_driver_sql(
+                "SELECT status FROM campaigns WHERE id = ?", (campaign_id,)
+            ).scalar()
+            if status != _C.SENDING.value or limit <= 0:
+                return CappedClaim([])
+            hourly_used = daily_used = 0
+            room = limit
+            if hourly_cap is not None:
+                hourly_used = int(
+                    conn.exec_driver_sql(
+                        f"SELECT COUNT(*) FROM messages WHERE {_OF_ACCOUNT} "
+                        "AND (sent_at >= ? OR state = 'sending')",
+                        (account_id, hour_since),
+                    ).scalar()
+                    or 0
+                )
+                room = min(room, max(0, hourly_cap - hourly_used))
+            if daily_cap is not None:
+                daily_used = int(
+                    conn.exec_driver_sql(
+                        f"SELECT COUNT(DISTINCT phone_e164) FROM messages WHERE {_OF_ACCOUNT} "
+                        "AND (sent_at >= ? OR state = 'sending')",
+                        (account_id, day_since),
+                    ).scalar()
+                    or 0
+                )
+            # The oldest due rows first, then (only for them) whether they are new people.
+            due = self._due(conn, campaign_id, stamp, max(room, 1))
+            seen: set[int] = set()
+            if daily_cap is not None and due:
+                ids = [row[0] for row in due]
+                seen = {
+                    row[0]
+                    for row in conn.exec_driver_sql(
+                        "SELECT m.id FROM messages m WHERE m.id IN "
+                        f"({placeholders(len(ids))}) AND EXISTS (SELECT 1 FROM messages o "
+                        f"WHERE o.{_OF_ACCOUNT} AND o.phone_e164 = m.phone_e164 "
+                        "AND o.id != m.id AND (o.sent_at >= ? OR o.state = 'sending'))",
+                        (*ids, account_id, day_since),
+                    )
+                }
             if not due:
-                return []
-            ids = [row[0] for row in due]
-            conn.exec_driver_sql(
-                f"UPDATE messages SET state = 'sending', attempts = attempts + 1, "
-                f"sending_at = ?, next_attempt_at = NULL, updated_at = ? "
-                f"WHERE id IN ({placeholders(len(ids))})",
-                (now, now, *ids),
+                return CappedClaim([], hourly_used, daily_used)
+            if room <= 0:
+                assert hourly_cap is not None
+                return CappedClaim(
+                    [],
+                    hourly_used,
+                    daily_used,
+                    held_by="hourly",
+                    frees_at=self._hour_frees(
+                        conn, account_id, hour_since, hourly_used - hourly_cap
+                    ),
+                )
+            taken: builtins.list[tuple[int, str]] = []
+            new = 0
+            held_by = None
+            for message_id, state in due:
+                if daily_cap is not None and message_id not in seen:
+                    if daily_used + new >= daily_cap:
+                        held_by = "daily"
+                        break
+                    new += 1
+                taken.append((message_id, state))
+            frees_at = None
+            if held_by == "daily":
+                assert daily_cap is not None
+                frees_at = self._day_frees(conn, account_id, day_since, daily_used - daily_cap)
+            return CappedClaim(
+                self._take(conn, campaign_id, taken, stamp),
+                hourly_used,
+                daily_used,
+                new_people=new,
+                held_by=held_by,
+                frees_at=frees_at,
             )
-            delta: Counter[str] = Counter()
-            for _, state in due:
-                delta[state] -= 1
-            delta[_M.SENDING.value] += len(due)
-            _shift_counters(conn, campaign_id, delta)
-            rows = conn.execute(
-                select(messages).where(messages.c.id.in_(ids)).order_by(messages.c.id)
-            )
-            return [message_from_row(row) for row in rows]
+
+    @staticmethod
+    def _hour_frees(conn: Connection, account_id: int, since: str, over: int) -> datetime | None:
+        """When one more message fits in the hour: the send ``over`` places after the
+        window's oldest leaves it (None: the room is held by requests in flight)."""
+        found = conn.exec_driver_sql(
+            f"SELECT sent_at FROM messages WHERE {_OF_ACCOUNT} AND sent_at >= ? "
+            "ORDER BY sent_at LIMIT 1 OFFSET ?",
+            (account_id, since, max(0, over)),
+        ).scalar()
+        return None if found is None else parse_utc(found) + _HOUR
+
+    @staticmethod
+    def _day_frees(conn: Connection, account_id: int, since: str, over: int) -> datetime | None:
+        """When one more person fits in the 24 h window: a person leaves it 24 h after
+        their last message (None: the room is held by requests in flight)."""
+        found = conn.exec_driver_sql(
+            f"SELECT MAX(sent_at) AS last FROM messages WHERE {_OF_ACCOUNT} AND sent_at >= ? "
+            "GROUP BY phone_e164 ORDER BY last LIMIT 1 OFFSET ?",
+            (account_id, since, max(0, over)),
+        ).scalar()
+        return None if found is None else parse_utc(found) + _DAY
+
+    def first_send(self, account_id: int) -> datetime | None:
+        """When the account's first message was accepted through waapp (the warm-up's
+        day 0), None when it never sent."""
+        with self._engine.connect() as conn:
+            found = conn.exec_driver_sql(
+                f"SELECT MIN(sent_at) FROM messages WHERE {_OF_ACCOUNT}", (account_id,)
+            ).scalar()
+        return None if found is None else parse_utc(found)
 
     def record_results(self, outcomes: Sequence[SendOutcome]) -> dict[int, Counter[str]]:
         """Write a batch of send outcomes, forward-only (module doc). Returns the counter
@@ -493,6 +772,10 @@ class CampaignRepository:
                 )
                 for row in conn.exec_driver_sql(sql, tuple(chunk)):
                     current[row[0]] = (row[1], row[2], row[3])
+            # The updates go out as two executemany at the end (one statement per row costs
+            # the driver round trip each time); the state each row reaches is tracked here.
+            results: builtins.list[tuple[Any, ...]] = []
+            learnt: builtins.list[tuple[Any, ...]] = []
             for outcome in outcomes:
                 found = current.get(outcome.message_id)
                 if found is None:
@@ -501,20 +784,10 @@ class CampaignRepository:
                 if state != _M.SENDING.value:
                     # A receipt overtook the result: keep its state, learn the id.
                     if outcome.provider_message_id and provider_id is None:
-                        conn.exec_driver_sql(
-                            "UPDATE messages SET provider_message_id = ?, updated_at = ? "
-                            "WHERE id = ?",
-                            (outcome.provider_message_id, now, outcome.message_id),
-                        )
+                        learnt.append((outcome.provider_message_id, now, outcome.message_id))
                     continue
                 target = outcome.state
-                conn.exec_driver_sql(
-                    "UPDATE messages SET state = ?, provider_message_id = COALESCE(?, "
-                    "provider_message_id), next_attempt_at = ?, error_code = ?, error_title = ?, "
-                    "error_detail = ?, route = COALESCE(?, route), attempts = attempts - ?, "
-                    "sent_at = CASE WHEN ? THEN ? ELSE sent_at END, "
-                    "failed_at = CASE WHEN ? THEN ? ELSE failed_at END, updated_at = ? "
-                    "WHERE id = ?",
+                results.append(
                     (
                         target.value,
                         outcome.provider_message_id,
@@ -532,12 +805,28 @@ class CampaignRepository:
                         now,
                         now,
                         outcome.message_id,
-                    ),
+                    )
                 )
                 current[outcome.message_id] = (campaign_id, target.value, provider_id)
                 delta = deltas.setdefault(campaign_id, Counter())
                 delta[state] -= 1
                 delta[target.value] += 1
+            if results:
+                conn.exec_driver_sql(
+                    "UPDATE messages SET state = ?, provider_message_id = COALESCE(?, "
+                    "provider_message_id), next_attempt_at = ?, error_code = ?, error_title = ?, "
+                    "error_detail = ?, route = COALESCE(?, route), attempts = attempts - ?, "
+                    "sent_at = CASE WHEN ? THEN ? ELSE sent_at END, "
+                    "failed_at = CASE WHEN ? THEN ? ELSE failed_at END, updated_at = ? "
+                    "WHERE id = ?",
+                    results,
+                )
+            if learnt:
+                conn.exec_driver_sql(
+                    "UPDATE messages SET provider_message_id = ?, updated_at = ? "
+                    "WHERE id = ? AND provider_message_id IS NULL",
+                    learnt,
+                )
             for campaign_id, delta in deltas.items():
                 _shift_counters(conn, campaign_id, delta)
         return deltas
@@ -676,6 +965,92 @@ class CampaignRepository:
                 _M.SENT,
             )
 
+    def unknown_rows(self, campaign_id: int) -> builtins.list[UnknownRow]:
+        """The campaign's rows whose outcome is ``unknown``, by id."""
+        with self._engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT id, phone_e164, route, variables, attempts, sending_at, updated_at "
+                "FROM messages WHERE campaign_id = ? AND state = 'unknown' ORDER BY id",
+                (campaign_id,),
+            ).all()
+        found = []
+        for row in rows:
+            try:
+                variables = json.loads(row[3]) if row[3] else {}
+            except ValueError:
+                variables = {}
+            found.append(
+                UnknownRow(
+                    id=row[0],
+                    phone_e164=row[1],
+                    route=Route(row[2]),
+                    variables={str(k): str(v) for k, v in dict(variables).items()},
+                    attempts=row[4],
+                    sending_at=None if row[5] is None else parse_utc(row[5]),
+                    updated_at=parse_utc(row[6]),
+                )
+            )
+        return found
+
+    def reconcile_unknown(
+        self, campaign_id: int, decisions: Sequence[Reconciled]
+    ) -> dict[str, int]:
+        """Apply reconciliation's findings (see :class:`Reconciled`) in one transaction,
+        counters with them. Returns how many rows moved, by target state."""
+        now = self._clock()
+        stamp = format_utc(now)
+        moved: Counter[str] = Counter()
+        with self._writer.begin() as conn:
+            for d in decisions:
+                target = MessageState(d.state)
+                if target not in (_M.SENT, _M.DELIVERED, _M.READ, _M.FAILED, _M.RETRY_WAIT):
+                    raise ValueError(f"reconciliation cannot move a row to {target.value}")
+                at = format_utc(d.at or now)
+                found = target is not _M.RETRY_WAIT
+                reached = {
+                    state: found and _RANK_OF[target] >= _RANK_OF[state]
+                    for state in (_M.DELIVERED, _M.READ)
+                }
+                result = conn.exec_driver_sql(
+                    "UPDATE messages SET state = ?, "
+                    "provider_message_id = COALESCE(?, provider_message_id), "
+                    "next_attempt_at = ?, error_code = ?, error_title = ?, error_detail = ?, "
+                    "sent_at = CASE WHEN ? THEN COALESCE(sent_at, ?) ELSE sent_at END, "
+                    "delivered_at = CASE WHEN ? THEN COALESCE(delivered_at, ?) "
+                    "ELSE delivered_at END, "
+                    "read_at = CASE WHEN ? THEN COALESCE(read_at, ?) ELSE read_at END, "
+                    "failed_at = CASE WHEN ? THEN ? ELSE failed_at END, updated_at = ? "
+                    "WHERE id = ? AND campaign_id = ? AND state = 'unknown' AND attempts = ? "
+                    "AND sending_at IS ?",
+                    (
+                        target.value,
+                        d.provider_message_id,
+                        stamp if target is _M.RETRY_WAIT else None,
+                        d.error_code,
+                        d.error_title,
+                        d.error_detail,
+                        found,
+                        at,
+                        reached[_M.DELIVERED],
+                        stamp,
+                        reached[_M.READ],
+                        stamp,
+                        target is _M.FAILED,
+                        stamp,
+                        stamp,
+                        d.message_id,
+                        campaign_id,
+                        d.attempts,
+                        None if d.sending_at is None else format_utc(d.sending_at),
+                    ),
+                )
+                if result.rowcount:
+                    moved[target.value] += 1
+            delta: Counter[str] = Counter(moved)
+            delta[_M.UNKNOWN.value] -= sum(moved.values())
+            _shift_counters(conn, campaign_id, delta)
+        return dict(moved)
+
     # --- reads for the engine and the views --------------------------------------------
 
     def open_work(self, campaign_id: int) -> tuple[dict[str, int], datetime | None]:
@@ -793,6 +1168,9 @@ class CampaignRepository:
         with self._engine.connect() as conn:
             return int(conn.exec_driver_sql(sql, params).scalar() or 0)
 
+
+#: The delivery chain's order, for dating the steps a reconciled row reached.
+_RANK_OF = {_M.SENT: 0, _M.FAILED: 0, _M.DELIVERED: 1, _M.READ: 2}
 
 #: States that still need the engine (``unknown`` waits for the user or a receipt).
 OPEN_STATES = frozenset({_M.PENDING, _M.RETRY_WAIT, _M.SENDING})

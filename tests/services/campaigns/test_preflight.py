@@ -316,3 +316,32 @@ def test_test_send_says_why_nothing_was_sent(tmp_path: Path) -> None:
             assert refused.text == "Our spring sale starts today: everything 20% off."
 
     run(body())
+
+
+def test_the_finish_time_counts_random_waits_the_hourly_cap_and_the_warm_up(
+    tmp_path: Path,
+) -> None:
+    async def body() -> None:
+        async with rig(tmp_path, contacts=30) as r:
+            # 30 messages at one a second with at most 10 an hour: two full hours, then 10 s.
+            capped = await r.service.preflight(draft(r, rate=1.0, hourly_cap=10))
+            assert capped.seconds == pytest.approx(2 * 3600 + 10)
+            assert any(
+                "paced to protect the number" in w and "at most 10 an hour" in w
+                for w in capped.warnings
+            )
+            # A random 4–6 s wait before each send, shared by Meta's 16 requests in flight.
+            waits = await r.service.preflight(draft(r, jitter=(4.0, 6.0)))
+            assert waits.seconds == pytest.approx(30 * 5.0 / 16)
+            # A new number warms up: 50 people in its first 24 h is enough for 30 …
+            warm = await r.service.preflight(draft(r, warmup=True))
+            assert warm.seconds == pytest.approx(30 / 80)
+            # … but a tier of 20 a day is smaller: a day, then 10 more.
+            tier = HealthReport(True, "Fine.", {"messaging_limit": "TIER_20"})
+            both = await r.service.preflight(draft(r, warmup=True), health=tier)
+            assert both.seconds == pytest.approx(86400 + 10 / 80)
+            assert any("20 new people per 24 hours" in w for w in both.warnings)
+            bad = await r.service.preflight(draft(r, jitter=(5.0, 1.0)))
+            assert any("pace is not valid" in b for b in bad.blocking)
+
+    run(body())

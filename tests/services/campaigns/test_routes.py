@@ -6,9 +6,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from tests.services.campaigns.harness import Rig, now, phone, rig
-from waapp.core.entities import Route, WindowPolicy
+from tests.services.campaigns.harness import BRISK, Rig, now, phone, rig
+from waapp.core.entities import AccountKind, Route, WindowPolicy
 from waapp.core.states import CampaignStatus, MessageState
+from waapp.services.campaigns.preflight import CampaignDraft
 from waapp.store.schema import format_utc
 
 MAPPING = {"1": {"field": "first_name"}, "2": {"field": "order"}}
@@ -110,5 +111,44 @@ def test_freeform_only_skips_outside_window_recipients_with_the_reason(tmp_path:
                 "outside the 24-hour window, and the campaign sends free-form messages only"
             }
             assert sorted(m["to"] for m in r.sandbox.messages()) == [phone(0), phone(1)]
+
+    run(body())
+
+
+def test_a_whatsapp_web_gateway_has_no_window_so_the_free_form_message_reaches_everyone(
+    tmp_path: Path,
+) -> None:
+    """WaSender sends as a person does: nobody wrote to us, yet nobody is skipped."""
+
+    async def body() -> None:
+        async with rig(tmp_path, contacts=6, kind=AccountKind.WASENDER) as r:
+            draft = CampaignDraft(
+                name="Note",
+                account_id=r.account_id,
+                group_ids=[r.group_id],
+                template_id=None,
+                freeform_template_id=r.freeform_id,
+                variable_mapping=MAPPING,
+            )
+            report = await r.service.preflight(draft)
+            assert report.blocking == ()
+            assert (report.freeform, report.out_of_window, report.window_skipped.count) == (6, 0, 0)
+            assert "no 24-hour window" in " ".join(report.routing)
+            assert not report.window_applies
+            created = await r.service.create(
+                name="Note",
+                account_id=r.account_id,
+                group_ids=[r.group_id],
+                freeform_template_id=r.freeform_id,
+                variable_mapping=MAPPING,
+                pacing=BRISK,
+            )
+            assert created.id is not None
+            await r.service.start(created.id)
+            assert (await r.service.wait(created.id)).status is CampaignStatus.COMPLETED
+            counts = await r.check_ledger(created.id)
+            assert counts.get("skipped", 0) == 0
+            assert sum(counts.get(s, 0) for s in ("sent", "delivered", "read")) == 6
+            assert len(await r.counts_at_sandbox()) == 6
 
     run(body())

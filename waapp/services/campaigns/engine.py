@@ -24,15 +24,18 @@ What each outcome does (``catalogue.ErrorClass``):
 Stopping (a pause by anyone, persisted first; or :meth:`CampaignRunner.stop`): no more
 claims; rows claimed but not yet sent go back to ``retry_wait`` due at once, attempt given
 back; requests in flight finish and are written. The campaign completes when every row is
-final. Rows whose outcome is ``unknown`` are not final: when only they are left, the
-campaign pauses with a timeline entry asking the user to resolve them ("mark as sent" /
-"send again"), or a status receipt reconciles them (Meta echoes our reference).
+final. Rows whose outcome is ``unknown`` are not final: when only they are left, they are
+reconciled once more (``reconcile``: Twilio is asked by recipient and time; rows absent
+there are sent again, found ones take their state), and whatever is still unknown pauses
+the campaign with a timeline entry asking the user to resolve them ("mark as sent" /
+"send again"), unless a status receipt reconciles them (Meta echoes our reference).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections import deque
@@ -41,14 +44,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from waapp.core.catalogue import ErrorClass, lookup
+from waapp.core.catalogue import Dialect, ErrorClass, lookup
 from waapp.core.entities import Campaign, Message, Route, Template
 from waapp.core.errors import WaappError
 from waapp.core.ports import Provider, SendResult
 from waapp.core.states import CampaignStatus, MessageState
 from waapp.core.templates import parse_placeholders
-from waapp.services.campaigns.limits import TokenBucket, default_pace
+from waapp.services.campaigns.limits import (
+    Pacing,
+    TokenBucket,
+    cap_note,
+    daily_limit,
+    warmup_day,
+)
 from waapp.services.campaigns.planning import text_for
+from waapp.services.campaigns.reconcile import SETTLE, Reconciler
 from waapp.store.campaigns import CampaignRepository, SendOutcome
 from waapp.store.templates import TemplateRepository
 from waapp.store.worker import DatabaseWorker
@@ -79,16 +89,39 @@ class RunnerSettings:
     failure_min: int = 20
     failure_threshold: float = 0.5
     idle_poll: float = 1.0  # longest sleep while waiting for retries
+    # The pacing profile (limits.Pacing): a random wait before each send, messages per
+    # rolling hour for the account, a new number's warm-up.
+    jitter: tuple[float, float] = (0.0, 0.0)
+    hourly_cap: int | None = None
+    warmup: bool = False
+    #: People per rolling 24 h on top of the provider's tier and the warm-up (the smallest
+    #: applies); None: no cap of its own.
+    daily_cap: int | None = None
+    #: Ask the provider for its messaging-limit tier (Meta) when the run starts and when
+    #: the tier holds the campaign (a tier may have been raised meanwhile).
+    check_tier: bool = True
+    #: While the caps seem far, claim without recounting them for at most this long (the
+    #: account's other campaigns use the same room); near a cap every claim recounts.
+    cap_recount: float = 5.0
+    hold_poll: float = 10.0  # longest sleep while a cap holds the campaign
+
+    @property
+    def pacing(self) -> Pacing:
+        return Pacing(self.rate, self.in_flight, self.jitter, self.hourly_cap, self.warmup)
 
     @classmethod
     def for_campaign(
         cls, campaign: Campaign, provider: Provider, **overrides: Any
     ) -> RunnerSettings:
-        rate, in_flight = default_pace(provider.kind, provider.dialect)
-        pacing = campaign.pacing
+        """The settings of ``campaign`` on ``provider``: the account kind's pace with the
+        campaign's ``pacing`` on top (:meth:`Pacing.for_account`), then ``overrides``."""
+        pacing = Pacing.for_account(provider.kind, provider.dialect, campaign.pacing)
         values: dict[str, Any] = {
-            "rate": float(pacing.get("rate") or rate),
-            "in_flight": int(pacing.get("in_flight") or in_flight),
+            "rate": pacing.rate,
+            "in_flight": pacing.in_flight,
+            "jitter": pacing.jitter,
+            "hourly_cap": pacing.hourly_cap,
+            "warmup": pacing.warmup,
         }
         values.update(overrides)
         return cls(**values)
@@ -109,9 +142,12 @@ class CampaignRunner:
         settings: RunnerSettings,
         rng: random.Random | None = None,
         on_change: Callable[[int], None] = lambda _id: None,
+        clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         assert campaign.id is not None
         self.campaign_id = campaign.id
+        self.account_id = campaign.account_id
+        self._clock = clock
         self._repo = repo
         self._worker = worker
         self._provider = provider
@@ -124,23 +160,45 @@ class CampaignRunner:
         self._rng = rng or random.Random()
         self._on_change = on_change
         self._bucket = TokenBucket(settings.rate, burst=min(settings.in_flight, settings.rate))
+        # Claim ahead: rows the bucket releases within ~0.25 s may wait claimed for a
+        # worker, so that claims (one fsync each) come in batches of that many rather than
+        # one per finished request. None at a slow pace or with random waits (a row claimed
+        # there could wait seconds), and never more than the requests in flight: a crash
+        # turns claimed rows into "unknown".
+        self._ahead = (
+            0 if settings.jitter[1] > 0 else min(settings.in_flight, int(settings.rate * 0.25))
+        )
         self._queue: asyncio.Queue[Message | None] = asyncio.Queue()
         self._results: list[SendOutcome] = []
         self._outstanding = 0
         self._slot = asyncio.Event()
         self._stopping = False
+        self._stopped = asyncio.Event()  # set by stop(): wakes the paced waits
         self._hold_until: datetime | None = None
         self._recent: deque[bool] = deque(maxlen=settings.failure_window)
+        # The caps (module doc of limits): the tier's people per 24 h from the provider,
+        # the account's first send (warm-up day 0), and lower bounds of the room left.
+        self._tier_limit: int | None = None
+        self._first_send: datetime | None = None
+        self._room_hour: int | None = None
+        self._room_day: int | None = None
+        self._counted_at: datetime | None = None  # when the caps were last recounted
+        self._cap_hold: datetime | None = None  # no claims until then (a cap is reached)
+        self._cap_noted: str | None = None  # the cap whose hold is on the timeline
         self.sent = 0  # requests made by this runner (for figures)
+        self.jitter_waits = 0.0  # seconds of random waits drawn (for figures)
 
     def stop(self) -> None:
         """Stop claiming; :meth:`run` returns once the requests in flight are written."""
         self._stopping = True
+        self._stopped.set()
         self._slot.set()
 
     # --- the loop ----------------------------------------------------------------------
 
     async def run(self) -> None:
+        if self._capped:
+            await self._learn_caps()
         workers = [asyncio.create_task(self._work()) for _ in range(self.settings.in_flight)]
         flusher = asyncio.create_task(self._flush_loop())
         try:
@@ -162,19 +220,25 @@ class CampaignRunner:
             if self._hold_until is not None and self._hold_until > now:
                 await self._sleep(min((self._hold_until - now).total_seconds(), s.idle_poll))
                 continue
-            free = s.in_flight - self._outstanding
-            if free <= 0:
+            if self._cap_hold is not None:
+                left = (self._cap_hold - self._clock()).total_seconds()
+                if left > 0:
+                    await self._sleep(min(left, s.hold_poll))
+                    continue
+                self._cap_hold = None
+            free = s.in_flight + self._ahead - self._outstanding
+            if free <= 0 or (self._outstanding and free < self._ahead):
                 self._slot.clear()
                 await self._slot.wait()
                 continue
-            claimed = await self._worker.run(
-                self._repo.claim, self.campaign_id, limit=min(free, s.claim_batch)
-            )
+            claimed = await self._claim(min(free, s.claim_batch))
             if claimed:
                 self._outstanding += len(claimed)
                 for message in claimed:
                     self._queue.put_nowait(message)
                 self._on_change(self.campaign_id)
+                continue
+            if self._cap_hold is not None:
                 continue
             if self._outstanding:
                 self._slot.clear()
@@ -192,19 +256,154 @@ class CampaignRunner:
                 wait = min(wait, max(0.01, (next_retry - _utcnow()).total_seconds()))
             await self._sleep(wait)
 
+    # --- the caps (hourly, tier, warm-up) ------------------------------------------------
+
+    @property
+    def _capped(self) -> bool:
+        s = self.settings
+        return (
+            s.hourly_cap is not None
+            or s.warmup
+            or s.daily_cap is not None
+            or (s.check_tier and self._provider.dialect is Dialect.META)
+        )
+
+    async def _learn_caps(self) -> None:
+        """The provider's tier (Meta, from a health check now: the tier of the account's
+        last check) and the account's first send (warm-up)."""
+        s = self.settings
+        if s.check_tier and self._provider.dialect is Dialect.META:
+            try:
+                health = await asyncio.wait_for(self._provider.check_health(), 30)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # keep the tier we knew: the sends will tell
+                log.info("campaign %s: no messaging tier (%s)", self.campaign_id, error)
+            else:
+                if health.ok and "messaging_limit" in health.details:
+                    self._tier_limit = daily_limit(health.details.get("messaging_limit"))
+        if s.warmup and self._first_send is None:
+            self._first_send = await self._worker.run(self._repo.first_send, self.account_id)
+
+    def _daily_cap(self, now: datetime) -> tuple[int | None, str]:
+        """People per rolling 24 h now, and which cap it is (``tier``, ``warmup``)."""
+        s = self.settings
+        day = warmup_day(self._first_send, now)
+        found: list[tuple[int, str]] = []
+        if self._tier_limit is not None:
+            found.append((self._tier_limit, "tier"))
+        if s.daily_cap is not None:
+            found.append((s.daily_cap, "tier"))
+        warm = s.pacing.daily_cap(None, day)
+        if warm is not None:
+            found.append((warm, "warmup"))
+        if not found:
+            return None, ""
+        return min(found)
+
+    async def _claim(self, limit: int) -> list[Message]:
+        """Claim what may be sent now: a plain claim while the caps are far (their room
+        known from the last recount, less what was claimed since), else a claim that
+        recounts them; a cap reached holds claiming until it frees, with one timeline
+        note per hold."""
+        if not self._capped:
+            return await self._worker.run(self._repo.claim, self.campaign_id, limit=limit)
+        s = self.settings
+        now = self._clock()
+        if (
+            self._counted_at is not None
+            and (now - self._counted_at).total_seconds() < s.cap_recount
+            and (self._room_hour is None or self._room_hour >= limit)
+            and (self._room_day is None or self._room_day >= limit)
+        ):
+            claimed = await self._worker.run(self._repo.claim, self.campaign_id, limit=limit)
+            if self._room_hour is not None:
+                self._room_hour -= len(claimed)
+            if self._room_day is not None:
+                self._room_day -= len(claimed)
+            return claimed
+        if s.warmup and self._first_send is None:
+            self._first_send = await self._worker.run(self._repo.first_send, self.account_id)
+        daily, daily_kind = self._daily_cap(now)
+        if daily is None and s.hourly_cap is None:  # no tier known, no cap of its own
+            return await self._worker.run(self._repo.claim, self.campaign_id, limit=limit)
+        result = await self._worker.run(
+            functools.partial(
+                self._repo.claim_capped,
+                self.campaign_id,
+                limit=limit,
+                account_id=self.account_id,
+                hourly_cap=s.hourly_cap,
+                daily_cap=daily,
+                now=now,
+            )
+        )
+        claimed = result.messages
+        self._counted_at = now
+        self._room_hour = (
+            None if s.hourly_cap is None else s.hourly_cap - result.hourly_used - len(claimed)
+        )
+        self._room_day = None if daily is None else daily - result.daily_used - result.new_people
+        if result.held_by is None:
+            if (self._room_hour is None or self._room_hour > 0) and (
+                self._room_day is None or self._room_day > 0
+            ):
+                self._cap_noted = None  # room again: the next hold is a new one
+            return claimed
+        if result.held_by == "hourly":
+            kind, cap = "hourly", s.hourly_cap
+        else:
+            kind, cap = daily_kind, daily
+        assert cap is not None
+        self._counted_at = None  # recount when the hold ends
+        if result.frees_at is None:
+            # Requests in flight hold the room: look again once their results are in.
+            self._cap_hold = now + timedelta(seconds=min(s.hold_poll, 4 * s.flush_seconds))
+            return claimed
+        resume = result.frees_at
+        self._cap_hold = max(resume, now + timedelta(seconds=0.01))
+        if kind == self._cap_noted:
+            return claimed  # the same hold goes on: its note is on the timeline
+        if kind == "tier" and s.check_tier and self._provider.dialect is Dialect.META:
+            before = self._tier_limit
+            await self._learn_caps()  # once per hold: a raised tier ends it at once
+            if self._tier_limit != before:
+                self._cap_hold = None
+                return claimed
+        self._cap_noted = kind
+        await self._worker.run(
+            functools.partial(
+                self._repo.note,
+                self.campaign_id,
+                cause="engine",
+                detail=cap_note(kind, cap, resume, now),
+            )
+        )
+        self._on_change(self.campaign_id)
+        return claimed
+
     async def _sleep(self, seconds: float) -> None:
         """Sleep, woken early by :meth:`stop`."""
         self._slot.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._slot.wait(), timeout=max(0.0, seconds))
 
+    async def _jitter_wait(self, seconds: float) -> None:
+        """The random wait before a send (gateways), cut short by :meth:`stop`."""
+        self.jitter_waits += seconds
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), timeout=seconds)
+
     async def _work(self) -> None:
+        jitter = self.settings.jitter
         while True:
             message = await self._queue.get()
             if message is None:
                 return
             if not self._stopping:
-                await self._bucket.acquire()
+                paced = await self._bucket.acquire(self._stopped)
+                if paced and jitter[1] > 0:
+                    await self._jitter_wait(self._rng.uniform(*jitter))
             if self._stopping:
                 outcome = self._release(message)
             else:
@@ -224,14 +423,28 @@ class CampaignRunner:
         if not self._results:
             return
         batch, self._results = self._results, []
-        await self._worker.run(self._repo.record_results, batch)
+        # Shielded: when run() cancels the flusher while this batch waits for the database
+        # thread, the batch must still be written (the thread runs jobs in order, so the
+        # final flush and the finish check come after it).
+        await asyncio.shield(self._worker.run(self._repo.record_results, batch))
         self._on_change(self.campaign_id)
+
+    #: Set by the engine: reconciles the unknown rows before the runner pauses on them.
+    reconciler: Reconciler | None = None
 
     async def _finish_if_done(self) -> None:
         counts, _ = await self._worker.run(self._repo.open_work, self.campaign_id)
         if any(counts.get(state, 0) for state in ("pending", "retry_wait", "sending")):
             return
         unknown = counts.get(_M.UNKNOWN.value, 0)
+        if unknown and self.reconciler is not None:
+            # Once more before pausing: rows absent at the provider go back to the queue
+            # (the engine then runs the campaign again), found ones take their state.
+            await self.reconciler.run(self.campaign_id, wait=True)
+            counts, _ = await self._worker.run(self._repo.open_work, self.campaign_id)
+            if any(counts.get(state, 0) for state in ("pending", "retry_wait", "sending")):
+                return
+            unknown = counts.get(_M.UNKNOWN.value, 0)
         if unknown:
             change = await self._worker.run(
                 self._repo.set_status,
@@ -440,6 +653,11 @@ class CampaignEngine:
     :meth:`start` does the start-up recovery (rows left ``sending`` → ``unknown``, noted
     on each campaign's timeline) before anything is claimed, then resumes every campaign
     that is ``sending`` in the database.
+
+    Unknown rows are reconciled (``reconcile.Reconciler``, where the provider can list what
+    it sent) when a run starts — before anything is claimed — and once more before a
+    runner would pause on them; when that queued rows again, the campaign runs again.
+    A recovered campaign that is not sending (paused, failed) is reconciled at start.
     """
 
     def __init__(
@@ -461,6 +679,10 @@ class CampaignEngine:
         self._runners: dict[int, tuple[CampaignRunner | None, asyncio.Task[None]]] = {}
         self._stop_requested: set[int] = set()
         self.started = False
+        #: How long after a row became unknown "not at the provider" is believed.
+        self.reconcile_settle: timedelta = SETTLE
+        self._reconcilers: dict[int, Reconciler] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         if self.started:
@@ -474,12 +696,63 @@ class CampaignEngine:
                 cause="recovery",
                 detail=(
                     f"{count} recipient(s) were being sent when waapp stopped; their outcome "
-                    "is unknown until the provider's status report arrives or you resolve "
-                    "them. They are not resent on their own."
+                    "is unknown until waapp finds them at the provider (where it can look "
+                    "them up), the provider's status report arrives, or you resolve them. "
+                    "They are never resent blindly."
                 ),
             )
-        for campaign_id in await self._worker.run(self._repo.campaigns_in, _C.SENDING):
+        sending = await self._worker.run(self._repo.campaigns_in, _C.SENDING)
+        for campaign_id in moved:
+            if campaign_id not in sending:  # paused or failed meanwhile: not run, but checked
+                task = asyncio.create_task(
+                    self._reconcile_idle(campaign_id), name=f"reconcile-{campaign_id}"
+                )
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+        for campaign_id in sending:
             self.run(campaign_id)
+
+    async def _reconcile_idle(self, campaign_id: int) -> None:
+        """Reconcile a campaign that is not running (a paused or failed one); a cancelled
+        or finished campaign is left as it is."""
+        try:
+            campaign = await self._worker.run(self._repo.get, campaign_id)
+            if campaign.status not in (_C.PAUSED, _C.FAILED):
+                return
+            reconciler = await self._reconciler(campaign)
+            if reconciler is not None and reconciler.supported:
+                await reconciler.run(campaign_id)
+                self._on_change(campaign_id)
+        except WaappError as error:
+            log.warning("campaign %s: not reconciled: %s", campaign_id, error.message)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("campaign %s: reconciliation failed", campaign_id)
+
+    async def _reconciler(self, campaign: Campaign) -> Reconciler | None:
+        """A reconciler for ``campaign`` (None when the provider cannot look messages up);
+        raises WaappError when its account or templates cannot be loaded."""
+        provider = await self._provider_for(campaign.account_id)
+        template = (
+            await self._worker.run(self._templates.get, campaign.template_id)
+            if campaign.template_id is not None
+            else None
+        )
+        freeform = (
+            await self._worker.run(self._templates.get, campaign.freeform_template_id)
+            if campaign.freeform_template_id is not None
+            else None
+        )
+        reconciler = Reconciler(
+            repo=self._repo,
+            worker=self._worker,
+            provider=provider,
+            template=template,
+            freeform=freeform,
+            settle=self.reconcile_settle,
+        )
+        return reconciler if reconciler.supported else None
 
     def running(self, campaign_id: int) -> bool:
         entry = self._runners.get(campaign_id)
@@ -521,21 +794,43 @@ class CampaignEngine:
                 )
                 self._on_change(campaign_id)
                 return
-            runner = CampaignRunner(
-                campaign=campaign,
+            reconciler = Reconciler(
                 repo=self._repo,
                 worker=self._worker,
                 provider=provider,
                 template=template,
                 freeform=freeform,
-                settings=RunnerSettings.for_campaign(campaign, provider, **self._overrides),
-                on_change=self._on_change,
+                settle=self.reconcile_settle,
             )
-            task = self._runners[campaign_id][1]
-            self._runners[campaign_id] = (runner, task)
+            self._reconcilers[campaign_id] = reconciler
             if campaign_id in self._stop_requested:
-                runner.stop()
-            await runner.run()
+                reconciler.halt()
+            while True:
+                # Unknown rows first: found ones take their state, absent ones are queued.
+                await reconciler.run(campaign_id)
+                requeued = reconciler.requeued_total
+                runner = CampaignRunner(
+                    campaign=campaign,
+                    repo=self._repo,
+                    worker=self._worker,
+                    provider=provider,
+                    template=template,
+                    freeform=freeform,
+                    settings=RunnerSettings.for_campaign(campaign, provider, **self._overrides),
+                    on_change=self._on_change,
+                )
+                runner.reconciler = reconciler
+                task = self._runners[campaign_id][1]
+                self._runners[campaign_id] = (runner, task)
+                if campaign_id in self._stop_requested:
+                    runner.stop()
+                await runner.run()
+                # The check before pausing queued rows again: send them.
+                if campaign_id in self._stop_requested or reconciler.requeued_total == requeued:
+                    break
+                campaign = await self._worker.run(self._repo.get, campaign_id)
+                if campaign.status is not _C.SENDING:
+                    break
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -549,6 +844,9 @@ class CampaignEngine:
             return
         runner, task = entry
         self._stop_requested.add(campaign_id)
+        reconciler = self._reconcilers.get(campaign_id)
+        if reconciler is not None:
+            reconciler.halt()
         if runner is not None:
             runner.stop()
         await asyncio.gather(task, return_exceptions=True)
@@ -560,5 +858,8 @@ class CampaignEngine:
 
     async def stop(self) -> None:
         """Stop every runner cleanly; campaigns stay ``sending`` and resume at next start."""
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await asyncio.gather(*(self.stop_campaign(cid) for cid in list(self._runners)))
         self.started = False

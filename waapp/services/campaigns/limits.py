@@ -15,23 +15,35 @@ window all read:
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from waapp.core.catalogue import Dialect
 from waapp.core.entities import AccountKind
 
 __all__ = [
+    "DAY",
+    "HOUR",
     "WARMUP_STEPS",
     "Pacing",
     "TokenBucket",
+    "cap_note",
     "daily_limit",
     "default_pace",
+    "estimate_seconds",
+    "expected_interval",
     "warmup_cap",
+    "warmup_day",
 ]
+
+#: The rolling windows of the hourly cap and of the daily unique-recipient caps.
+HOUR = timedelta(hours=1)
+DAY = timedelta(hours=24)
 
 
 class TokenBucket:
@@ -58,14 +70,27 @@ class TokenBucket:
         self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
         self._at = now
 
-    async def acquire(self) -> None:
+    async def acquire(self, until: asyncio.Event | None = None) -> bool:
+        """Wait for a token and take it (True). With ``until``: give up without a token
+        (False) as soon as that event is set — a slow pace (one every 5 s) must not
+        delay a pause."""
         async with self._lock:
             while True:
                 self._refill()
                 if self._tokens >= 1.0:
                     self._tokens -= 1.0
-                    return
-                await asyncio.sleep((1.0 - self._tokens) / self.rate)
+                    return True
+                wait = (1.0 - self._tokens) / self.rate
+                if until is None:
+                    await asyncio.sleep(wait)
+                    continue
+                if until.is_set():
+                    return False
+                try:
+                    await asyncio.wait_for(until.wait(), wait)
+                except TimeoutError:
+                    continue
+                return False
 
 
 def default_pace(kind: AccountKind, dialect: Dialect) -> tuple[float, int]:
@@ -106,6 +131,14 @@ def warmup_cap(days_since_first_send: int | None) -> int | None:
         if day >= start:
             cap = step_cap
     return cap
+
+
+def warmup_day(first_send: datetime | None, now: datetime) -> int:
+    """Days since the account's first send through waapp (0 on that day, or when it never
+    sent)."""
+    if first_send is None:
+        return 0
+    return max(0, (now - first_send) // DAY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +200,13 @@ class Pacing:
             raise ValueError("the hourly cap must be above 0")
         return cls(rate, in_flight, jitter, hourly_cap, warmup)
 
+    def daily_cap(self, tier_limit: int | None, day: int) -> int | None:
+        """People per rolling 24 h on warm-up ``day``: the smaller of the provider's tier
+        (:func:`daily_limit`) and, with ``warmup``, :func:`warmup_cap` (None: no cap)."""
+        caps = [tier_limit, warmup_cap(day) if self.warmup else None]
+        known = [cap for cap in caps if cap is not None]
+        return min(known) if known else None
+
     def to_json(self) -> dict[str, Any]:
         return {
             "rate": self.rate,
@@ -193,3 +233,89 @@ class Pacing:
         if self.warmup:
             parts.append("warm-up for a new number")
         return ", ".join(parts)
+
+
+def expected_interval(pacing: Pacing) -> float:
+    """Average seconds between two sends at ``pacing`` (the requests themselves aside).
+
+    Each of the ``in_flight`` workers takes a token, waits its random extra time, then
+    sends; the bucket refills meanwhile. So a worker's cycle is at least ``in_flight / rate``
+    and at least its random wait: one message every ``E[max(n / rate, U(low, high))] / n``
+    seconds, and never faster than the bucket's ``1 / rate``.
+    """
+    n = pacing.in_flight
+    floor = n / pacing.rate
+    low, high = pacing.jitter
+    if high <= low:
+        cycle = max(floor, low)
+    elif floor <= low:
+        cycle = (low + high) / 2
+    elif floor >= high:
+        cycle = floor
+    else:  # E[max(c, U)] for c inside [low, high]
+        cycle = ((floor - low) * floor + (high - floor) * (high + floor) / 2) / (high - low)
+    return max(1.0 / pacing.rate, cycle / n)
+
+
+def estimate_seconds(
+    count: int,
+    pacing: Pacing,
+    *,
+    tier_limit: int | None = None,
+    day: int = 0,
+) -> float:
+    """How long ``count`` messages to as many people take at ``pacing``: the pace with its
+    random waits, the hourly cap (a full hour's worth, then the wait until the hour
+    rolls on) and the daily people cap of the tier and the warm-up from ``day`` on (a
+    full day's worth, then the next day). It assumes the account starts with the whole
+    hour and day free."""
+    interval = expected_interval(pacing)
+    hourly = pacing.hourly_cap
+    if hourly is not None and hourly * interval >= HOUR.total_seconds():
+        hourly = None  # the pace alone never reaches the cap
+
+    def within_day(n: int) -> float:
+        if hourly is None or n <= hourly:
+            return n * interval
+        full_hours = math.ceil(n / hourly) - 1
+        return full_hours * HOUR.total_seconds() + (n - full_hours * hourly) * interval
+
+    seconds = 0.0
+    remaining = count
+    while True:
+        cap = pacing.daily_cap(tier_limit, day)
+        if cap is None or remaining <= cap:
+            return seconds + within_day(remaining)
+        if cap <= 0:  # a cap of nothing would never finish: count it as a day each
+            cap = 1
+        if not pacing.warmup or day >= WARMUP_STEPS[-1][0]:  # the cap stays: skip ahead
+            days = math.ceil(remaining / cap) - 1
+            return seconds + days * DAY.total_seconds() + within_day(remaining - days * cap)
+        remaining -= cap
+        seconds += DAY.total_seconds()
+        day += 1
+
+
+def cap_note(kind: str, cap: int, resume_at: datetime, now: datetime) -> str:
+    """The timeline note when a cap holds a campaign (once per hold).
+
+    ``kind``: ``hourly`` (messages per rolling hour), ``tier`` (the provider's people per
+    24 h) or ``warmup`` (a new number's people per 24 h). Times are shown in local time.
+    """
+    local = resume_at.astimezone()
+    when = local.strftime("%H:%M")
+    if local.date() != now.astimezone().date():
+        when = f"{local.strftime('%d %b').lstrip('0')} at {when}"
+    if kind == "hourly":
+        what = f"The hourly cap of {cap:,} messages is reached"
+    elif kind == "warmup":
+        what = (
+            f"The warm-up limit of {cap:,} people in 24 hours for a new number is reached "
+            "(it grows day by day to protect the number from a ban)"
+        )
+    else:
+        what = (
+            f"The number's daily limit of {cap:,} people in 24 hours (its WhatsApp "
+            "messaging tier) is reached"
+        )
+    return f"{what}; sending continues at {when}."

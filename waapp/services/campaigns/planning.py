@@ -38,8 +38,12 @@ def plan_messages(
     policy: WindowPolicy,
     exclude_opted_out: bool,
     now: datetime,
+    window: bool = True,
 ) -> list[PlannedMessage]:
-    """One :class:`PlannedMessage` per distinct phone number of ``audience``, in order."""
+    """One :class:`PlannedMessage` per distinct phone number of ``audience``, in order.
+
+    ``window``: whether the provider enforces the 24-hour window (``core.window.window_applies``);
+    without it everyone is treated as inside."""
     planned: list[PlannedMessage] = []
     seen: set[str] = set()
     for contact in audience:
@@ -59,7 +63,7 @@ def plan_messages(
             continue
         decision = route_for(
             policy,
-            in_window=in_service_window(contact.last_inbound_at, now),
+            in_window=not window or in_service_window(contact.last_inbound_at, now),
             has_template=template is not None,
             has_freeform=freeform is not None,
         )

@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from waapp.core.catalogue import lookup
+from waapp.core.catalogue import Dialect, lookup
 from waapp.core.entities import (
+    AccountKind,
+    Campaign,
     Contact,
     MissedSchedulePolicy,
     PlaceholderFormat,
@@ -40,8 +42,8 @@ from waapp.core.templates import (
     parse_placeholders,
     validate_mapping,
 )
-from waapp.core.window import in_service_window
-from waapp.services.campaigns.limits import daily_limit, default_pace
+from waapp.core.window import in_service_window, window_applies
+from waapp.services.campaigns.limits import Pacing, daily_limit, estimate_seconds, warmup_day
 from waapp.services.campaigns.planning import plan_messages, text_for
 from waapp.store.campaigns import CampaignRepository
 from waapp.store.database import Database
@@ -70,7 +72,9 @@ LIST_CAP = 100
 class CampaignDraft:
     """What the wizard collects; :meth:`CampaignService.create` takes the same fields.
 
-    ``rate`` is messages per second (None: the provider's default pace);
+    ``rate`` is messages per second (None: the provider's default pace); ``jitter`` (the
+    random wait before each send, ``(min, max)`` seconds), ``hourly_cap`` and ``warmup`` are
+    the gateway pacing (None: the account's default; see ``limits.Pacing``).
     ``scheduled_at`` None means "now".
     """
 
@@ -87,14 +91,50 @@ class CampaignDraft:
     scheduled_at: datetime | None = None
     missed_schedule_policy: MissedSchedulePolicy = MissedSchedulePolicy.ASK
     missed_after_hours: int = 6
+    jitter: tuple[float, float] | None = None
+    hourly_cap: int | None = None
+    warmup: bool | None = None
 
     @property
     def policy(self) -> WindowPolicy:
         return effective_policy(self.window_policy, self.template_id, self.freeform_template_id)
 
     def pacing(self) -> dict[str, Any]:
-        """The campaign's ``pacing`` settings (empty: the provider's default)."""
-        return {} if self.rate is None else {"rate": float(self.rate)}
+        """The campaign's ``pacing`` settings: only the keys set (empty: the provider's
+        default pace)."""
+        pacing: dict[str, Any] = {}
+        if self.rate is not None:
+            pacing["rate"] = float(self.rate)
+        if self.jitter is not None:
+            pacing["jitter"] = [float(self.jitter[0]), float(self.jitter[1])]
+        if self.hourly_cap is not None:
+            pacing["hourly_cap"] = int(self.hourly_cap)
+        if self.warmup is not None:
+            pacing["warmup"] = bool(self.warmup)
+        return pacing
+
+    @classmethod
+    def of(cls, campaign: Campaign) -> CampaignDraft:
+        """The draft a saved campaign was made from (to edit it)."""
+        pacing = campaign.pacing
+        jitter = pacing.get("jitter")
+        return cls(
+            name=campaign.name,
+            account_id=campaign.account_id,
+            group_ids=[int(g) for g in campaign.audience.get("group_ids", [])],
+            template_id=campaign.template_id,
+            freeform_template_id=campaign.freeform_template_id,
+            variable_mapping={k: dict(v) for k, v in campaign.variable_mapping.items()},
+            window_policy=campaign.window_policy,
+            exclude_opted_out=bool(campaign.audience.get("exclude_opted_out", True)),
+            rate=float(pacing["rate"]) if pacing.get("rate") else None,
+            scheduled_at=campaign.scheduled_at,
+            missed_schedule_policy=campaign.missed_schedule_policy,
+            missed_after_hours=campaign.missed_after_hours,
+            jitter=None if jitter is None else (float(jitter[0]), float(jitter[1])),
+            hourly_cap=None if pacing.get("hourly_cap") is None else int(pacing["hourly_cap"]),
+            warmup=None if pacing.get("warmup") is None else bool(pacing["warmup"]),
+        )
 
 
 def effective_policy(
@@ -173,6 +213,8 @@ class PreflightReport:
     finishes_at: datetime
     blocking: tuple[str, ...]
     warnings: tuple[str, ...]
+    #: whether the provider has the 24-hour window at all (not a WhatsApp-Web gateway)
+    window_applies: bool = True
 
     @property
     def ok(self) -> bool:
@@ -250,6 +292,8 @@ async def run_preflight(
         provider = await provider_for(draft.account_id)
     except WaappError as error:
         blocking.append(f"The account cannot be used: {error.message}")
+    # The warm-up counts days from the account's first send through waapp.
+    first_send = await worker.run(repo.first_send, draft.account_id)
     return assess(
         draft,
         audience=audience,
@@ -261,6 +305,7 @@ async def run_preflight(
         health=health,
         now=now,
         blocking=blocking,
+        first_send=first_send,
     )
 
 
@@ -276,8 +321,13 @@ def assess(
     health: HealthReport | None,
     now: datetime,
     blocking: list[str] | None = None,
+    first_send: datetime | None = None,
 ) -> PreflightReport:
-    """The report for ``draft`` over ``audience`` (pure; see :func:`run_preflight`)."""
+    """The report for ``draft`` over ``audience`` (pure; see :func:`run_preflight`).
+
+    ``first_send``: the account's first send through waapp (its warm-up day 0). The
+    finish time counts the pace with its random waits, the hourly cap and the daily people
+    caps (tier, warm-up) as the engine holds at them."""
     blocking = list(blocking or [])
     warnings: list[str] = []
     policy = draft.policy
@@ -337,6 +387,7 @@ def assess(
         blocking.append(problem[:1].upper() + problem[1:] + ".")
 
     # --- the recipients -------------------------------------------------------------------
+    window = window_applies(provider.dialect if provider is not None else None)
     planned = plan_messages(
         audience,
         mapping=used,
@@ -345,6 +396,7 @@ def assess(
         policy=policy,
         exclude_opted_out=draft.exclude_opted_out,
         now=now,
+        window=window,
     )
     by_id = {c.id: c for c in audience}
     by_phone = {c.phone_e164: c for c in audience}
@@ -364,7 +416,7 @@ def assess(
         if reason is not None and reason.startswith("opted out"):
             opted_out.append(person)
             continue
-        if in_service_window(contact.last_inbound_at, now):
+        if not window or in_service_window(contact.last_inbound_at, now):
             in_window += 1
         else:
             out_of_window += 1
@@ -421,22 +473,41 @@ def assess(
         blocking.append(f"The account's last check failed: {health.summary}")
     tier = (health.details.get("messaging_limit") or None) if health is not None else None
     limit = daily_limit(tier)
-    if draft.rate is not None and draft.rate > 0:
-        rate, rate_is_default = float(draft.rate), False
-    elif provider is not None:
-        rate, rate_is_default = default_pace(provider.kind, provider.dialect)[0], True
-    else:
-        rate, rate_is_default = 1.0, True
-    starts_at = draft.scheduled_at or now
-    seconds = to_send / rate if rate > 0 else 0.0
-    if limit is not None and to_send > limit:
-        days = math.ceil(to_send / limit)
-        warnings.append(
-            f"The number may message {limit:,} new people per 24 hours and the campaign has "
-            f"{to_send:,} recipients: WhatsApp refuses the rest for the day, so expect it to "
-            f"take about {days} days, with retries the next day."
+    try:
+        pacing = (
+            Pacing.for_account(provider.kind, provider.dialect, draft.pacing())
+            if provider is not None
+            else Pacing.for_account(AccountKind.META, Dialect.META, draft.pacing())
         )
-        seconds = max(seconds, (days - 1) * 86400.0)
+    except (TypeError, ValueError) as error:
+        blocking.append(f"The pace is not valid: {error}.")
+        pacing = Pacing(1.0, 1)
+    rate, rate_is_default = pacing.rate, draft.rate is None or draft.rate <= 0
+    if provider is None and rate_is_default:
+        rate, pacing = 1.0, Pacing(1.0, 1)  # no account: no pace to speak of
+    starts_at = draft.scheduled_at or now
+    day = warmup_day(first_send, now)
+    seconds = estimate_seconds(to_send, pacing, tier_limit=limit, day=day)
+    if pacing.gateway_like and to_send:
+        warnings.append(
+            f"Sending is paced to protect the number from a ban: {pacing.describe()}. "
+            f"The finish time counts these waits ({duration_text(seconds)} in all)."
+        )
+    cap = pacing.daily_cap(limit, day)
+    if cap is not None and to_send > cap:
+        days = math.ceil(seconds / 86400.0) if seconds > 86400.0 else 2
+        if limit is not None and cap == limit:
+            why = f"The number may message {limit:,} new people per 24 hours"
+        else:
+            why = (
+                f"The number is new and warms up: it may message {cap:,} people in these "
+                "24 hours, more day by day"
+            )
+        warnings.append(
+            f"{why} and the campaign has {to_send:,} recipients: waapp sends to as many as "
+            "fit and holds the rest until the 24-hour window has room again (people messaged "
+            f"in the last 24 hours count too), so expect it to take about {days} days."
+        )
     if draft.scheduled_at is not None and draft.scheduled_at < now - timedelta(minutes=1):
         warnings.append("The scheduled time is in the past: the campaign would start at once.")
 
@@ -453,7 +524,7 @@ def assess(
         duplicates=_people(duplicates),
         window_skipped=_people(window_skipped),
         unrenderable=_people(unrenderable),
-        routing=_routing(policy, routes, template, freeform, len(window_skipped)),
+        routing=_routing(policy, routes, template, freeform, len(window_skipped), window=window),
         placeholders=tuple(names),
         unmapped=unmapped,
         template_info=template_info,
@@ -467,6 +538,7 @@ def assess(
         finishes_at=starts_at + timedelta(seconds=seconds),
         blocking=tuple(blocking),
         warnings=tuple(warnings),
+        window_applies=window,
     )
 
 
@@ -495,12 +567,19 @@ def _routing(
     template: Template | None,
     freeform: Template | None,
     skipped: int,
+    *,
+    window: bool = True,
 ) -> tuple[str, ...]:
     lines: list[str] = []
     if routes[Route.FREEFORM] and freeform is not None:
+        where = (
+            " inside the 24-hour window"
+            if window
+            else " (WhatsApp Web has no 24-hour window: everyone can get it)"
+        )
         lines.append(
-            f"{_n(routes[Route.FREEFORM], 'recipient', 'recipients')} inside the 24-hour "
-            f"window get the free-form message “{freeform.name}”."
+            f"{_n(routes[Route.FREEFORM], 'recipient', 'recipients')}{where} get the "
+            f"free-form message “{freeform.name}”."
         )
     if routes[Route.TEMPLATE] and template is not None:
         where = {
@@ -589,6 +668,10 @@ async def send_test(
         mapping = mapping_from_dict(draft.variable_mapping)
     except WaappError as error:
         return TestSendOutcome(False, error.message)
+    try:
+        provider = await provider_for(draft.account_id)
+    except WaappError as error:
+        return TestSendOutcome(False, error.message, "", error.what_to_do or "")
     plan = plan_messages(
         [contact],
         mapping=mapping,
@@ -597,6 +680,7 @@ async def send_test(
         policy=draft.policy,
         exclude_opted_out=draft.exclude_opted_out,
         now=now,
+        window=window_applies(provider.dialect),
     )[0]
     if plan.skipped_reason is not None:
         return TestSendOutcome(
@@ -608,7 +692,6 @@ async def send_test(
     assert main is not None
     text = text_for(main.body, plan.variables)
     try:
-        provider = await provider_for(draft.account_id)
         reference = f"test-{now.strftime('%Y%m%d%H%M%S%f')}"
         if plan.route is Route.TEMPLATE:
             names = parse_placeholders(main.body).names

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from waapp.core.catalogue import Dialect
 from waapp.core.entities import (
     Campaign,
     CampaignEvent,
@@ -20,10 +21,11 @@ from waapp.core.entities import (
     TemplateKind,
     WindowPolicy,
 )
-from waapp.core.errors import ValidationError
+from waapp.core.errors import ValidationError, WaappError
 from waapp.core.ports import HealthReport
 from waapp.core.states import CampaignStatus
 from waapp.core.templates import mapping_from_dict, parse_placeholders
+from waapp.core.window import window_applies
 from waapp.services.campaigns.engine import CampaignEngine, ProviderFor
 from waapp.services.campaigns.planning import plan_messages
 from waapp.services.campaigns.preflight import (
@@ -332,6 +334,10 @@ class CampaignService:
         audience = await self._worker.run(
             self.repo.audience, [int(g) for g in campaign.audience.get("group_ids", [])]
         )
+        try:
+            dialect: Dialect | None = (await self._provider_for(campaign.account_id)).dialect
+        except WaappError:
+            dialect = None  # the runner pauses the campaign with the reason
         planned = plan_messages(
             audience,
             mapping=mapping_from_dict(campaign.variable_mapping),
@@ -340,6 +346,7 @@ class CampaignService:
             policy=campaign.window_policy,
             exclude_opted_out=bool(campaign.audience.get("exclude_opted_out", True)),
             now=datetime.now(UTC),
+            window=window_applies(dialect),
         )
         skipped = sum(1 for p in planned if p.skipped_reason)
         await self._worker.run(

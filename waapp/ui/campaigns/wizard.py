@@ -1014,8 +1014,14 @@ class CampaignWizard(QDialog):
         rows = [
             ("Contacts in the chosen groups", f"{report.audience:,}"),
             ("Will get a message", f"<b>{report.to_send:,}</b>"),
-            ("Inside the 24-hour window", f"{report.in_window:,}"),
-            ("Outside the 24-hour window", f"{report.out_of_window:,}"),
+            *(
+                [
+                    ("Inside the 24-hour window", f"{report.in_window:,}"),
+                    ("Outside the 24-hour window", f"{report.out_of_window:,}"),
+                ]
+                if report.window_applies
+                else []
+            ),
             ("Pace", rate),
             ("Daily limit of the number", tier),
             ("Starts", self._starts_text(report)),
