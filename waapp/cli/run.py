@@ -15,8 +15,6 @@ from waapp.cli.common import (
 )
 from waapp.paths import DataPaths
 
-ADOPT_INTERVAL = 3.0
-
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     running = commands.add_parser(
@@ -42,10 +40,8 @@ class _Runner:
         self.known: dict[int, Any] = {}  # campaign id → status last printed
         self._checks: dict[int, Any] = {}  # campaign id → its pending check task
         self._unsubscribe: list[Callable[[], None]] = []
-        self._adopter: Any = None  # the task of _adopt_loop
 
     async def start(self) -> None:
-        import asyncio
 
         from waapp.services.events import CampaignChanged, TunnelStateChanged
 
@@ -60,7 +56,6 @@ class _Runner:
         )
         self._unsubscribe.append(bus.subscribe(TunnelStateChanged, self._tunnel))
         await self._print_setup()
-        self._adopter = asyncio.get_running_loop().create_task(self._adopt_loop())
 
     async def _print_setup(self) -> None:
         from waapp.core.errors import WaappError
@@ -162,36 +157,12 @@ class _Runner:
             line += f" — {why}"
         say(line)
 
-    async def _adopt_loop(self) -> None:
-        """Work the campaigns other commands put in ``sending`` while this one runs."""
-        import asyncio
-        import logging
-
-        from waapp.core.states import CampaignStatus
-
-        services = self.services
-        engine = services.campaigns.engine
-        while True:
-            await asyncio.sleep(ADOPT_INTERVAL)
-            try:
-                ids = await services.worker.run(
-                    services.campaigns.repo.campaigns_in, CampaignStatus.SENDING
-                )
-                for campaign_id in ids:
-                    if not engine.running(campaign_id):
-                        engine.run(campaign_id)
-                        self._changed(campaign_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logging.getLogger("waapp").exception("waapp run: looking for campaigns failed")
-
     async def stop(self) -> None:
         import asyncio
 
         for unsubscribe in self._unsubscribe:
             unsubscribe()
-        tasks = [task for task in (self._adopter, *self._checks.values()) if task is not None]
+        tasks = list(self._checks.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

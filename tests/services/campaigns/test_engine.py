@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.services.campaigns.conftest import FIGURES
-from tests.services.campaigns.harness import now, order_campaign, phone, rig
+from tests.services.campaigns.harness import now, order_campaign, phone, rig, until
 from waapp.core.entities import Contact, Template
 from waapp.core.ports import SendResult, StatusUpdate
 from waapp.core.states import CampaignStatus, DeliveryStatus
@@ -297,3 +297,27 @@ def test_cancel_and_retry_failed(tmp_path: Path) -> None:
 from tests.services.campaigns.harness import FAST as _FAST  # noqa: E402
 
 FAST_NO_ERRORS = dict(_FAST)
+
+
+def test_a_campaign_another_process_started_is_picked_up_and_sent_once(tmp_path: Path) -> None:
+    """``waapp campaign send`` without ``--wait`` while the window sends: the command only
+    marks the campaign ``sending``; the window's engine notices and sends it."""
+
+    async def body() -> None:
+        async with rig(tmp_path, contacts=30) as r:
+            r.service.engine.adopt_interval = 0.05
+            await r.service.start_engine()
+            cid = await order_campaign(r)
+            await r.service.start(cid, run=False)  # as the other process does
+            assert not r.service.engine.running(cid)
+
+            async def completed() -> bool:
+                campaign = await r.worker.run(r.service.repo.get, cid)
+                return campaign.status is CampaignStatus.COMPLETED
+
+            await until(completed)
+            counts = await r.check_ledger(cid)
+            assert sum(counts.get(s, 0) for s in ("sent", "delivered", "read")) == 30
+            assert len(await r.counts_at_sandbox()) == 30
+
+    asyncio.run(asyncio.wait_for(body(), 60))

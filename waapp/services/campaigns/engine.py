@@ -682,6 +682,8 @@ class CampaignEngine:
         #: How long after a row became unknown "not at the provider" is believed.
         self.reconcile_settle: timedelta = SETTLE
         self._reconcilers: dict[int, Reconciler] = {}
+        #: How often :meth:`start`'s loop looks for campaigns another process started (0: never).
+        self.adopt_interval = 3.0
         self._background: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
@@ -711,6 +713,26 @@ class CampaignEngine:
                 task.add_done_callback(self._background.discard)
         for campaign_id in sending:
             self.run(campaign_id)
+        if self.adopt_interval > 0:
+            task = asyncio.create_task(self._adopt_loop(), name="adopt-campaigns")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _adopt_loop(self) -> None:
+        """Work the campaigns another process put in ``sending`` meanwhile
+        (``waapp campaign send`` or ``resume`` without ``--wait`` while the window or
+        ``waapp run`` sends: only one process sends from a data folder)."""
+        while True:
+            await asyncio.sleep(self.adopt_interval)
+            try:
+                for campaign_id in await self._worker.run(self._repo.campaigns_in, _C.SENDING):
+                    if not self.running(campaign_id):
+                        self.run(campaign_id)
+                        self._on_change(campaign_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("looking for campaigns to send failed")
 
     async def _reconcile_idle(self, campaign_id: int) -> None:
         """Reconcile a campaign that is not running (a paused or failed one); a cancelled
