@@ -291,7 +291,7 @@ class MainWindow(QMainWindow):
             notice.title, notice.text, campaign_id=notice.campaign_id, tone=notice.tone
         )
         if not shown:
-            self.statusBar().showMessage(f"{notice.title}: {notice.text}", 15_000)
+            self.statusBar().showMessage(notice.text, 15_000)  # the text names the campaign
 
     def show_window(self) -> None:
         self.showNormal()

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QFrame,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -192,13 +193,14 @@ class CampaignsView(Screen):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(28)
         header = self.table.horizontalHeader()
-        header.setStretchLastSection(True)
-        header.resizeSection(0, 240)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the name takes the rest
+        header.setMinimumSectionSize(60)
         header.resizeSection(1, 100)
         header.resizeSection(PROGRESS_COLUMN, 170)
         for column in range(3, 8):
             header.resizeSection(column, 86)
-        header.resizeSection(8, 130)
+        for column in (8, 9):  # start, created
+            header.resizeSection(column, 130)
         self.table.doubleClicked.connect(lambda index: self.open_row(index.row()))
         layout.addWidget(self.table, 1)
         self.empty = QLabel(
