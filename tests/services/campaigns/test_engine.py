@@ -309,7 +309,6 @@ def test_a_campaign_another_process_started_is_picked_up_and_sent_once(tmp_path:
             await r.service.start_engine()
             cid = await order_campaign(r)
             await r.service.start(cid, run=False)  # as the other process does
-            assert not r.service.engine.running(cid)
 
             async def completed() -> bool:
                 campaign = await r.worker.run(r.service.repo.get, cid)
