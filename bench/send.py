@@ -19,9 +19,13 @@ over that span / messages; loop lag = how late a 10 ms timer on the loop fires m
 Floor: bare aiohttp POSTs of the same Meta template request to the same endpoint of a
 fresh Sandbox process, the same number in flight (a fixed pool of workers), nothing of ours.
 
+``--provider-only`` adds, in each run and against the same floor, the Meta provider alone
+(``send_template`` over the production client from a fixed pool of workers, no engine, no
+store): what the provider layer costs per message, apart from the engine and the ledger.
+
 Run: ``python -m bench.send [--quick] [--runs N] [--recipients N] [--in-flight N]
-[--profile FILE]``. Prints JSON, then ``send: 1240 msg/s, 0.58x floor (2140 msg/s),
-0.61 ms CPU/msg, lag p99 12 ms (median of 3)``.
+[--profile FILE] [--provider-only]``. Prints JSON, then ``send: 1240 msg/s, 0.58x floor
+(2140 msg/s), 0.61 ms CPU/msg, lag p99 12 ms (median of 3)``.
 """
 
 from __future__ import annotations
@@ -238,6 +242,70 @@ async def run_ours(args: argparse.Namespace, probe: LagProbe) -> dict[str, Any]:
     return result
 
 
+async def run_provider_only(args: argparse.Namespace, probe: LagProbe) -> dict[str, Any]:
+    """The Meta provider alone (``--provider-only``): ``send_template`` over the production
+    client from a fixed pool of workers, no engine and no store — what the provider layer
+    costs per message, to set against the floor's CPU per message."""
+    import httpx
+
+    from waapp.core.entities import AccountKind, Template, TemplateKind
+    from waapp.providers.factory import make_provider
+    from waapp.providers.transport import make_client
+    from waapp.sandbox import settings as sb
+
+    template = Template(
+        account_id=1,
+        kind=TemplateKind.APPROVED,
+        name="order_update",
+        language="en_US",
+        category="UTILITY",
+        body="Hi {{1}}, your order {{2}} is on its way.",
+        status="APPROVED",
+    )
+    async with sandbox_process() as url:
+        client = make_client(timeout=httpx.Timeout(10.0))
+        settings = {
+            "phone_number_id": sb.DEFAULT_META_PHONE_NUMBER_ID,
+            "waba_id": sb.DEFAULT_META_WABA_ID,
+            "base_url": url,
+        }
+        secrets = {
+            "access_token": sb.DEFAULT_META_ACCESS_TOKEN,
+            "app_secret": sb.DEFAULT_META_APP_SECRET,
+            "verify_token": sb.DEFAULT_META_VERIFY_TOKEN,
+        }
+        provider = make_provider(AccountKind.META, settings, secrets, client=client)
+        ok = 0
+        position = 0
+
+        async def worker() -> None:
+            nonlocal ok, position
+            while position < args.recipients:
+                i = position
+                position += 1
+                variables = {"1": "Person", "2": f"#{i}"}
+                result = await provider.send_template(
+                    phone(i), template, variables, reference=str(i + 1)
+                )
+                ok += result.provider_message_id is not None
+
+        try:
+            started_wall, started, cpu = time.time(), time.perf_counter(), time.process_time()
+            await asyncio.gather(*(worker() for _ in range(args.in_flight)))
+            elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu
+            ended_wall = time.time()
+        finally:
+            await client.aclose()
+    return {
+        "accepted": ok,
+        "send_s": round(elapsed, 3),
+        "msg_per_s": round(args.recipients / elapsed, 1),
+        "cpu_ms_per_msg": round(1000 * cpu / args.recipients, 3),
+        "lag_p99_ms": round(probe.p99_ms(started_wall, ended_wall), 1),
+    }
+
+
 # --- the floor: bare aiohttp ----------------------------------------------------------------
 
 
@@ -318,10 +386,16 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
         probe = LagProbe(False)
         probe.start()
         try:
-            result = {"floor": await run_floor(args, probe), "ours": await run_ours(args, probe)}
+            result = {"floor": await run_floor(args, probe)}
+            if args.provider_only:
+                result["provider"] = await run_provider_only(args, probe)
+            result["ours"] = await run_ours(args, probe)
         finally:
             await probe.stop()
         result["ratio"] = round(result["ours"]["msg_per_s"] / result["floor"]["msg_per_s"], 3)
+        if args.provider_only:
+            provider = result["provider"]["msg_per_s"]
+            result["provider_ratio"] = round(provider / result["floor"]["msg_per_s"], 3)
         return result
 
     return asyncio.run(main())
@@ -334,6 +408,11 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=20_000)
     parser.add_argument("--in-flight", type=int, default=32)
     parser.add_argument("--profile", metavar="FILE", help="cProfile our sending into FILE")
+    parser.add_argument(
+        "--provider-only",
+        action="store_true",
+        help="also measure the Meta provider alone (no engine, no store) in each run",
+    )
     args = parser.parse_args()
     if args.quick:
         args.recipients, args.runs = 2_000, 1
@@ -361,7 +440,23 @@ def main() -> None:
             for run in runs
         ),
     }
+    if args.provider_only:
+        summary["provider_msg_per_s"] = median("provider", "msg_per_s")
+        summary["provider_ratio_to_floor"] = float(
+            statistics.median(run["provider_ratio"] for run in runs)
+        )
+        summary["provider_cpu_ms_per_msg"] = median("provider", "cpu_ms_per_msg")
+        summary["all_completed"] = summary["all_completed"] and all(
+            run["provider"]["accepted"] == args.recipients for run in runs
+        )
     print(json.dumps({"summary": summary, "runs": runs}, indent=2))
+    if args.provider_only:
+        print(
+            f"provider alone: {summary['provider_msg_per_s']:.0f} msg/s, "
+            f"{summary['provider_ratio_to_floor']:.2f}x floor, "
+            f"{summary['provider_cpu_ms_per_msg']:.3f} ms CPU/msg "
+            f"(floor {summary['floor_cpu_ms_per_msg']:.3f} ms CPU/msg)"
+        )
     print(
         f"send: {summary['msg_per_s']:.0f} msg/s, {summary['ratio_to_floor']:.2f}x floor "
         f"({summary['floor_msg_per_s']:.0f} msg/s), {summary['cpu_ms_per_msg']:.2f} ms CPU/msg, "

@@ -161,3 +161,30 @@ def test_header_lookup_is_case_insensitive() -> None:
     assert base.header({"X-Hub-Signature-256": "a"}, "x-hub-signature-256") == "a"
     assert base.header({"x-hub-signature-256": "b"}, "X-Hub-Signature-256") == "b"
     assert base.header({}, "X-Anything") is None
+
+
+# --- request bodies ---------------------------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(JSON_VALUES.filter(lambda value: value is not None))  # json=None: no body at all
+def test_json_content_is_the_body_httpx_sends_for_json(value: object) -> None:
+    assert base.json_content(value) == httpx.Request("POST", "http://x", json=value).content
+
+
+def test_json_content_keeps_non_ascii_text_and_refuses_nan() -> None:
+    assert base.json_content({"text": "Olá 👋", "n": 1}) == '{"text":"Olá 👋","n":1}'.encode()
+    for number in (float("nan"), float("inf")):  # refused, as httpx refuses them
+        with pytest.raises(ValueError):
+            base.json_content({"n": number})
+        with pytest.raises(ValueError):
+            httpx.Request("POST", "http://x", json={"n": number})

@@ -230,6 +230,43 @@ def test_graph_version_is_configurable() -> None:
     assert mock.last.url.path == f"/v24.0/{PNID}/messages"
 
 
+def test_send_body_and_headers_are_those_of_httpx_json() -> None:
+    mock = Mock(httpx.Response(200, json=ACCEPTED))
+    run(meta(mock).send_text("+16505551234", "Olá 👋 — “quoted”", reference="r-1"))
+    request = mock.last
+    expected = httpx.Request("POST", request.url, json=json_of(request))
+    assert request.content == expected.content
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["content-length"] == str(len(expected.content))
+    assert json_of(request)["text"]["body"] == "Olá 👋 — “quoted”"
+
+
+def test_every_send_carries_its_own_variables() -> None:
+    mock = Mock(httpx.Response(200, json=ACCEPTED))
+    provider = meta(mock)
+    sent = []
+    for body, variables in [
+        ("Hi {{1}}, order {{2}} ships", {"1": "Ana", "2": "#1"}),
+        ("Hi {{1}}, order {{2}} ships", {"1": "Bo", "2": "#2"}),
+        ("Code {{1}}", {"1": "X"}),
+        ("Broken {{1}} and {{name}}", {"2": "b", "1": "a"}),  # unparsable: keys in order
+        ("Broken {{1}} and {{name}}", {"1": "c"}),
+    ]:
+        run(provider.send_template("+1650", template(body), variables, reference="r"))
+        components = json_of(mock.last)["template"]["components"]
+        sent.append([p["text"] for p in components[0]["parameters"]])
+    assert sent == [["Ana", "#1"], ["Bo", "#2"], ["X"], ["a", "b"], ["c"]]
+
+
+def test_a_base_url_httpx_cannot_parse_fails_the_send_not_the_account() -> None:
+    mock = Mock(httpx.Response(200, json=ACCEPTED))
+    provider = meta(mock, base_url="http://[::1")
+    result = run(provider.send_text("+1650", "Hi", reference="r"))
+    assert result.error is not None
+    assert (result.error.code, result.error.may_have_reached) == ("connection_failed", False)
+    assert mock.requests == []
+
+
 # --- errors ---------------------------------------------------------------------------------
 
 

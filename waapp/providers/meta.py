@@ -21,6 +21,7 @@ Meta has no per-message status GET (§2.6): ``supports_polling`` is False and
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 from collections.abc import Mapping
@@ -93,9 +94,11 @@ class MetaProvider:
         self._client = client
         self._phone_number_id = phone_number_id
         self._waba_id = waba_id
-        self._headers = (
-            {"X-API-Key": api_key} if api_key else {"Authorization": f"Bearer {access_token}"}
-        )
+        # Built once as httpx.Headers and URL: httpx copies these as they are, where a
+        # dict and a str would be normalised and parsed again on every send.
+        auth = {"X-API-Key": api_key} if api_key else {"Authorization": f"Bearer {access_token}"}
+        self._headers = httpx.Headers(auth)
+        self._json_headers = httpx.Headers({**auth, "Content-Type": "application/json"})
         self._app_secret = app_secret
         self._verify_token = verify_token
         self._webhook_secret = webhook_secret
@@ -103,6 +106,11 @@ class MetaProvider:
         if not version.startswith("v"):
             version = "v" + version
         self._root = f"{base_url.rstrip('/')}/{version}"
+        messages_url = f"{self._root}/{quote(phone_number_id)}/messages"
+        try:
+            self._messages_url: httpx.URL | str = httpx.URL(messages_url)
+        except httpx.InvalidURL:
+            self._messages_url = messages_url  # refused at send time, as a failed request
         self._clock = clock
 
     # --- sending ----------------------------------------------------------------------
@@ -140,9 +148,13 @@ class MetaProvider:
         }
         if reference:
             message["biz_opaque_callback_data"] = reference
-        url = f"{self._root}/{quote(self._phone_number_id)}/messages"
         response = await base.request(
-            self._client, _DIALECT, "POST", url, json=message, headers=self._headers
+            self._client,
+            _DIALECT,
+            "POST",
+            self._messages_url,
+            content=base.json_content(message),
+            headers=self._json_headers,
         )
         if isinstance(response, ProviderError):
             return SendResult(error=response)
@@ -356,13 +368,23 @@ def _text_parameter(name: str, value: str, *, named: bool) -> dict[str, str]:
 def _placeholder_names(text: str, fallback: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """The placeholders of ``text`` in send order; if ``text`` cannot be parsed, the plain
     keys of ``fallback`` (numbers in numeric order)."""
-    try:
-        return parse_placeholders(text).send_order
-    except ValidationError:
+    names = _send_order(text)
+    if names is None:
         if fallback is None:
             return ()
         keys = [k for k in fallback if ":" not in k]
         return tuple(sorted(keys, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k)))
+    return names
+
+
+@functools.lru_cache(maxsize=256)
+def _send_order(text: str) -> tuple[str, ...] | None:
+    """``parse_placeholders(text).send_order``, None when ``text`` cannot be parsed; cached,
+    as a campaign sends the same template text to every recipient."""
+    try:
+        return parse_placeholders(text).send_order
+    except ValidationError:
+        return None
 
 
 # --- answers -------------------------------------------------------------------------------

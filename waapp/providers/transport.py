@@ -203,10 +203,8 @@ class _AiohttpStream(httpx.AsyncByteStream):
             yield body
 
     async def aclose(self) -> None:
-        response = self._response
         try:
-            response.release()
-            await response.wait_for_close()
+            await self._response.__aexit__(None, None, None)  # release the connection
         except Exception as exc:
             raise _remapped(exc, self._request, reading=True) from exc
 
