@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from waapp.app import open_services
-from waapp.instance import AlreadySending, SendingLock
+from waapp.instance import RUN, WINDOW, AlreadySending, SendingLock
 from waapp.paths import DataPaths
 
 HOLD = """
@@ -41,10 +41,24 @@ def test_a_second_process_is_refused_with_who_sends_and_gets_it_once_that_one_is
 ) -> None:
     holder = _holder(tmp_path)
     try:
-        lock = SendingLock(tmp_path, owner="the waapp window")
+        lock = SendingLock(tmp_path, owner=WINDOW)
         with pytest.raises(AlreadySending) as refused:
             lock.acquire()
-        assert f"waapp run (process {holder.pid}, since " in refused.value.message
+        error = refused.value
+        assert error.message.startswith(
+            f"waapp is already open on this data folder: waapp run (process {holder.pid}, since "
+        )
+        assert error.what_to_do == (
+            "Let it send, or stop it first (Ctrl+C where it runs) and try again."
+        )
+        assert (error.owner, error.pid) == (RUN, holder.pid)
+        # What a window opened on that folder says: already open, since when, what to do.
+        what, to_do = error.for_window()
+        assert what == (
+            f"waapp is already open: “waapp run” has been running since {error.since} on the "
+            f"same data folder (process {holder.pid})."
+        )
+        assert "stop “waapp run” first" in to_do
         assert not lock.held
         os.kill(holder.pid, signal.SIGKILL)  # the OS frees the lock of a killed process
         holder.wait(timeout=10)
@@ -77,6 +91,16 @@ def test_services_of_one_folder_send_from_one_place_only(tmp_path: Path) -> None
                 await second.start_network(owner="waapp run")
             assert "the waapp window (process" in refused.value.message
             assert second.sandbox is None  # nothing of the network was started
+            # A second window on the folder: the first one is idle, but waapp is open there.
+            with pytest.raises(AlreadySending) as refused:
+                await second.start_network(owner=WINDOW)
+            what, to_do = refused.value.for_window()
+            assert what == (
+                f"waapp is already open in another window since {refused.value.since}, on "
+                "the same data folder."
+            )
+            assert "sending" not in what
+            assert to_do.startswith("Switch to that window")
         finally:
             await first.close()  # frees the lock
         try:
@@ -86,3 +110,11 @@ def test_services_of_one_folder_send_from_one_place_only(tmp_path: Path) -> None
             await second.close()
 
     asyncio.run(main())
+
+
+def test_a_refusal_whose_holder_is_not_known_still_says_what_to_do() -> None:
+    error = AlreadySending()
+    assert error.message == "waapp is already open on this data folder: another waapp process."
+    what, to_do = error.for_window()
+    assert "in another window or as “waapp run”" in what
+    assert "stop “waapp run” first" in to_do

@@ -318,6 +318,7 @@ def run_gui(paths: DataPaths) -> int:
     from PySide6.QtWidgets import QApplication
 
     from waapp.core.errors import WaappError
+    from waapp.instance import WINDOW, AlreadySending
     from waapp.ui.gc_pin import MainThreadCollector
     from waapp.ui.main_window import MainWindow
     from waapp.ui.theme import apply_theme
@@ -349,10 +350,14 @@ def run_gui(paths: DataPaths) -> int:
         services: Services | None = None
         try:
             services = await open_services(paths)
-            await services.start_network()
+            await services.start_network(owner=WINDOW)
             await attach_ui(window, services)
             if probe is not None:
                 probe.ready(window)
+        except AlreadySending as error:  # another window or ``waapp run``, idle or not
+            log.warning("Not opened: %s", error)
+            what, to_do = error.for_window()
+            window.show_failure(f"{what}\n\n{to_do}", status="waapp is already open.")
         except WaappError as error:
             log.error("Cannot open the data: %s", error)
             window.show_failure(f"{error.message}\n\n{error.what_to_do}")

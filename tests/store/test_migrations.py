@@ -291,3 +291,47 @@ def test_the_migrated_file_works_as_a_new_one(tmp_path: Path) -> None:
             ).one()
     assert (state, key_id) == ("delivered", "3EB0C767D26A")
     assert counters == '{"delivered":1,"skipped":1}'
+
+
+def make_0002(path: Path) -> None:
+    """The file an installation of schema 0002 wrote, built by the migrations themselves."""
+    engine = connect_engine(path)
+    try:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_PATH))
+        with writer(engine).begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0002")
+    finally:
+        engine.dispose()
+
+
+def test_a_0002_database_opens_under_0003_with_every_row_kept(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    make_0002(path)
+    fill(path)
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("UPDATE messages SET provider_key_id = '3EB0C767D26A' WHERE id = 1")
+        conn.commit()
+    finally:
+        conn.close()
+    assert read_revision(path) == "0002"
+    before = read_all(path)
+
+    with open_database(path) as db:
+        assert db.revision == HEAD_REVISION == "0003"
+        with db.engine.connect() as conn2:
+            context = MigrationContext.configure(
+                conn2, opts={"compare_type": True, "compare_server_default": True}
+            )
+            assert compare_metadata(context, metadata) == []
+            indexes = {
+                name
+                for (name,) in conn2.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages'"
+                )
+            }
+    assert "ix_messages_campaign_id_sent_at" in indexes
+    assert read_all(path) == before  # only an index was added
+    assert before["messages"][0]["provider_key_id"] == "3EB0C767D26A"

@@ -15,6 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from waapp.app import Services
 from waapp.core.entities import AccountKind, Contact, MissedSchedulePolicy, WindowPolicy
+from waapp.core.errors import WaappError
 from waapp.core.states import CampaignStatus
 from waapp.ui.campaigns.wizard import (
     AUDIENCE,
@@ -448,3 +449,51 @@ def test_edit_mode_opens_filled_in_and_saves_the_draft(
     assert saved.campaign.pacing == {"rate": 20.0}
     assert saved.timeline[-1].detail == "edited"
     assert len(run(services.campaigns.list())) == 1  # the same campaign, not a new one
+
+
+@pytest.mark.parametrize("later", [False, True], ids=["start", "schedule"])
+def test_a_failed_start_or_schedule_then_a_second_press_makes_one_campaign(
+    wizard: CampaignWizard,
+    services: Services,
+    qtbot: QtBot,
+    run: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    later: bool,
+) -> None:
+    to_schedule(qtbot, wizard)
+    if later:
+        wizard.later_radio.setChecked(True)
+        wizard.at.setDateTime(QDateTime(in_two_days_at_nine().replace(tzinfo=None)))
+    wizard.next_btn.click()
+    qtbot.waitUntil(lambda: wizard.report is not None, timeout=5000)
+    wizard.next_btn.click()
+    assert wizard.pages.currentIndex() == CONFIRM
+    action = "schedule" if later else "start"
+    real = getattr(services.campaigns, action)
+    calls: list[int] = []
+
+    async def fails_once(campaign_id: int, *args: Any, **kwargs: Any) -> Any:
+        calls.append(campaign_id)
+        if len(calls) == 1:
+            raise WaappError("The provider did not answer.", what_to_do="Try again.")
+        return await real(campaign_id, *args, **kwargs)
+
+    monkeypatch.setattr(services.campaigns, action, fails_once)
+    wizard.next_btn.click()
+    qtbot.waitUntil(lambda: wizard.error.isVisibleTo(wizard), timeout=5000)
+    assert wizard.error.text() == "The provider did not answer. Try again."
+    assert wizard.campaign is None and wizard.result() != wizard.DialogCode.Accepted
+    saved = run(services.campaigns.list())
+    assert [c.status for c in saved] == [CampaignStatus.DRAFT]  # saved before the failure
+    assert wizard.editing is not None and wizard.editing.id == saved[0].id
+
+    assert wizard.next_btn.isEnabled()
+    wizard.next_btn.click()  # again: the same campaign, not a second draft
+    qtbot.waitUntil(lambda: wizard.campaign is not None, timeout=5000)
+    assert calls == [saved[0].id, saved[0].id]
+    campaigns = run(services.campaigns.list())
+    assert [c.id for c in campaigns] == [saved[0].id]
+    expected = CampaignStatus.SCHEDULED if later else CampaignStatus.SENDING
+    assert wizard.campaign is not None and wizard.campaign.status is expected
+    if not later:
+        run(services.campaigns.wait(saved[0].id), timeout=20_000)

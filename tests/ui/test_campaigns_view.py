@@ -493,7 +493,7 @@ def open_edit(qtbot: QtBot, view: CampaignsView, button: str = "edit") -> Campai
     return wizard
 
 
-def test_editing_a_scheduled_campaign_and_abandoning_it_keeps_the_schedule(
+def test_editing_a_scheduled_campaign_changes_nothing_until_it_is_saved(
     view: CampaignsView, services: Services, run: Any, qtbot: QtBot
 ) -> None:
     _, group_id, template_id = run(audience(services, 2))
@@ -505,28 +505,26 @@ def test_editing_a_scheduled_campaign_and_abandoning_it_keeps_the_schedule(
         )
     )
     qtbot.waitUntil(view.open_campaign(cid).done, timeout=5000)
+    before = run(services.campaigns.show(cid))
 
     wizard = open_edit(qtbot, view)
-    # Back to draft while it is edited, and the timeline says so.
-    assert run(status_of(services, cid)) is _C.DRAFT
-    assert run(timeline(services, cid))[-1].startswith("back to draft to edit it")
-    # The wizard holds the schedule it had.
+    # Still scheduled while it is edited (a crash now loses nothing), nothing on its timeline.
+    assert run(status_of(services, cid)) is _C.SCHEDULED
+    assert run(timeline(services, cid)) == [e.detail for e in before.timeline]
+    # The wizard holds the schedule it has.
     assert wizard.later_radio.isChecked()
     assert wizard.scheduled_at() == at
     assert wizard.missed.currentData() == MissedSchedulePolicy.SKIP_IF_LATE
     assert wizard.missed_hours.value() == 2
+    assert wizard.save_btn.text() == "Save changes"
     wizard.name.setText("Something else")
-    wizard.reject()  # abandoned: scheduled again, as it was, nothing changed
+    wizard.reject()  # abandoned: exactly as it was
     qtbot.waitUntil(lambda: view.panel.wizard is None, timeout=5000)
-    qtbot.waitUntil(lambda: view.panel.campaign.status is _C.SCHEDULED, timeout=5000)
-    campaign = run(services.campaigns.show(cid)).campaign
-    assert campaign.scheduled_at == at.astimezone(UTC)
-    assert campaign.missed_schedule_policy is MissedSchedulePolicy.SKIP_IF_LATE
-    assert campaign.missed_after_hours == 2
-    assert campaign.name == "Later"
-    assert run(timeline(services, cid))[-1].startswith("edit abandoned; scheduled for")
+    after = run(services.campaigns.show(cid))
+    assert after.campaign == before.campaign
+    assert after.timeline == before.timeline
 
-    # Edited to the end: saved and scheduled again at the new time.
+    # Edited to the end: saved at the new time in one go, still scheduled.
     wizard = open_edit(qtbot, view)
     wizard.name.setText("Later, changed")
     wizard.next_btn.click()  # → message
@@ -543,9 +541,22 @@ def test_editing_a_scheduled_campaign_and_abandoning_it_keeps_the_schedule(
     campaign = run(services.campaigns.show(cid)).campaign
     assert campaign.status is _C.SCHEDULED
     assert campaign.scheduled_at == later.astimezone(UTC)
+    assert campaign.missed_schedule_policy is MissedSchedulePolicy.SKIP_IF_LATE
     notes = run(timeline(services, cid))
-    assert notes[-2] == "edited" and notes[-1].startswith("edited; scheduled for")
+    assert notes[:-1] == [e.detail for e in before.timeline]  # one entry more
+    assert notes[-1].startswith("edited; now scheduled for")
     assert len(run(services.campaigns.list())) == 1
+
+    # "Save changes" from the first step: the new name, the same time, one note "edited".
+    wizard = open_edit(qtbot, view)
+    wizard.name.setText("Later, renamed")
+    qtbot.waitUntil(wizard.save_btn.isEnabled, timeout=5000)
+    wizard.save_btn.click()
+    qtbot.waitUntil(lambda: view.panel.wizard is None, timeout=5000)
+    campaign = run(services.campaigns.show(cid)).campaign
+    assert campaign.status is _C.SCHEDULED and campaign.name == "Later, renamed"
+    assert campaign.scheduled_at == later.astimezone(UTC)
+    assert run(timeline(services, cid))[-1] == "edited"
 
 
 def test_a_draft_is_scheduled_from_the_view_and_deleted(

@@ -142,6 +142,10 @@ def test_quit_while_sending_asks_and_pause_and_quit_pauses_each(
     assert "Spring sale" in dialog.campaigns.text()
     assert "4 recipients left" in dialog.campaigns.text()
     assert dialog.keep_btn.text() == "Keep sending"
+    # Nothing resumes by itself: the user presses Resume on it at the next start.
+    assert "It stays paused: when you open waapp again, open it and press Resume" in (
+        dialog.explain.text()
+    )
     look(dialog, "c_quit_dialog")
     assert not quits  # nothing happens before the answer
 

@@ -40,13 +40,18 @@ class _Runner:
         self.known: dict[int, Any] = {}  # campaign id → status last printed
         self._checks: dict[int, Any] = {}  # campaign id → its pending check task
         self._unsubscribe: list[Callable[[], None]] = []
+        self._ready: Any = None  # asyncio.Event: set once the setup is printed
 
     async def start(self) -> None:
+        """The statuses and the subscriptions first, then the network: a change made while
+        the engine starts (a campaign left sending that completes at once) is printed —
+        after the setup lines, from the status it had before."""
+        import asyncio
 
         from waapp.services.events import CampaignChanged, TunnelStateChanged
 
         services = self.services
-        await services.start_network(owner="waapp run")
+        self._ready = asyncio.Event()
         repo = services.campaigns.repo
         for campaign in await services.worker.run(repo.list):
             self.known[campaign.id] = campaign.status
@@ -54,8 +59,11 @@ class _Runner:
         self._unsubscribe.append(
             bus.subscribe(CampaignChanged, lambda event: self._changed(event.campaign_id))
         )
+        await services.start_network(owner="waapp run")
+        # The tunnel as it is now is in the setup lines; its changes from here on.
         self._unsubscribe.append(bus.subscribe(TunnelStateChanged, self._tunnel))
         await self._print_setup()
+        self._ready.set()
 
     async def _print_setup(self) -> None:
         from waapp.core.errors import WaappError
@@ -125,6 +133,7 @@ class _Runner:
         from waapp.core.errors import WaappError
 
         try:
+            await self._ready.wait()  # the setup lines first
             await asyncio.sleep(0.05)
             del self._checks[campaign_id]
             try:

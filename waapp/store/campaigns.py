@@ -162,6 +162,41 @@ _OF_ACCOUNT = "campaign_id IN (SELECT id FROM campaigns WHERE account_id = ?)"
 _HOUR = timedelta(hours=1)
 _DAY = timedelta(hours=24)
 
+# The caps' queries (:meth:`CampaignRepository.claim_capped`). Each reads only the rows of
+# its window, never the account's whole history: the accepted ones through
+# ``ix_messages_campaign_id_sent_at`` (revision 0003), the ones in flight through
+# ``ix_messages_campaign_id_state`` — an ``OR`` of the two would read every row of the
+# account's campaigns. Parameters in order, ``account_id`` first each time.
+#: Messages accepted since a time (account_id, since).
+CAP_SENT_SINCE = f"SELECT COUNT(*) FROM messages WHERE {_OF_ACCOUNT} AND sent_at >= ?"
+#: Messages in flight not already counted as accepted since a time (account_id, since).
+CAP_IN_FLIGHT = (
+    f"SELECT COUNT(*) FROM messages WHERE {_OF_ACCOUNT} AND state = 'sending' "
+    "AND (sent_at IS NULL OR sent_at < ?)"
+)
+#: Distinct people accepted since a time or in flight (account_id, since, account_id).
+CAP_PEOPLE = (
+    f"SELECT COUNT(*) FROM (SELECT phone_e164 FROM messages WHERE {_OF_ACCOUNT} "
+    f"AND sent_at >= ? UNION SELECT phone_e164 FROM messages WHERE {_OF_ACCOUNT} "
+    "AND state = 'sending')"
+)
+#: The send ``offset`` places after the window's oldest (account_id, since, offset).
+CAP_HOUR_FREES = (
+    f"SELECT sent_at FROM messages WHERE {_OF_ACCOUNT} AND sent_at >= ? "
+    "ORDER BY sent_at LIMIT 1 OFFSET ?"
+)
+#: The person ``offset`` places after the one whose last send is oldest in the window
+#: (account_id, since, offset).
+CAP_DAY_FREES = (
+    f"SELECT MAX(sent_at) AS last FROM messages WHERE {_OF_ACCOUNT} AND sent_at >= ? "
+    "GROUP BY phone_e164 ORDER BY last LIMIT 1 OFFSET ?"
+)
+#: The account's first accepted message (account_id): one index lookup per campaign.
+FIRST_SEND = (
+    "SELECT MIN((SELECT MIN(sent_at) FROM messages WHERE campaign_id = c.id)) "
+    "FROM campaigns c WHERE c.account_id = ?"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class StatusChange:
@@ -656,22 +691,14 @@ class CampaignRepository:
             hourly_used = daily_used = 0
             room = limit
             if hourly_cap is not None:
-                hourly_used = int(
-                    conn.exec_driver_sql(
-                        f"SELECT COUNT(*) FROM messages WHERE {_OF_ACCOUNT} "
-                        "AND (sent_at >= ? OR state = 'sending')",
-                        (account_id, hour_since),
-                    ).scalar()
-                    or 0
+                hourly_used = sum(
+                    int(conn.exec_driver_sql(sql, (account_id, hour_since)).scalar() or 0)
+                    for sql in (CAP_SENT_SINCE, CAP_IN_FLIGHT)
                 )
                 room = min(room, max(0, hourly_cap - hourly_used))
             if daily_cap is not None:
                 daily_used = int(
-                    conn.exec_driver_sql(
-                        f"SELECT COUNT(DISTINCT phone_e164) FROM messages WHERE {_OF_ACCOUNT} "
-                        "AND (sent_at >= ? OR state = 'sending')",
-                        (account_id, day_since),
-                    ).scalar()
+                    conn.exec_driver_sql(CAP_PEOPLE, (account_id, day_since, account_id)).scalar()
                     or 0
                 )
             # The oldest due rows first, then (only for them) whether they are new people.
@@ -729,31 +756,21 @@ class CampaignRepository:
     def _hour_frees(conn: Connection, account_id: int, since: str, over: int) -> datetime | None:
         """When one more message fits in the hour: the send ``over`` places after the
         window's oldest leaves it (None: the room is held by requests in flight)."""
-        found = conn.exec_driver_sql(
-            f"SELECT sent_at FROM messages WHERE {_OF_ACCOUNT} AND sent_at >= ? "
-            "ORDER BY sent_at LIMIT 1 OFFSET ?",
-            (account_id, since, max(0, over)),
-        ).scalar()
+        found = conn.exec_driver_sql(CAP_HOUR_FREES, (account_id, since, max(0, over))).scalar()
         return None if found is None else parse_utc(found) + _HOUR
 
     @staticmethod
     def _day_frees(conn: Connection, account_id: int, since: str, over: int) -> datetime | None:
         """When one more person fits in the 24 h window: a person leaves it 24 h after
         their last message (None: the room is held by requests in flight)."""
-        found = conn.exec_driver_sql(
-            f"SELECT MAX(sent_at) AS last FROM messages WHERE {_OF_ACCOUNT} AND sent_at >= ? "
-            "GROUP BY phone_e164 ORDER BY last LIMIT 1 OFFSET ?",
-            (account_id, since, max(0, over)),
-        ).scalar()
+        found = conn.exec_driver_sql(CAP_DAY_FREES, (account_id, since, max(0, over))).scalar()
         return None if found is None else parse_utc(found) + _DAY
 
     def first_send(self, account_id: int) -> datetime | None:
         """When the account's first message was accepted through waapp (the warm-up's
         day 0), None when it never sent."""
         with self._engine.connect() as conn:
-            found = conn.exec_driver_sql(
-                f"SELECT MIN(sent_at) FROM messages WHERE {_OF_ACCOUNT}", (account_id,)
-            ).scalar()
+            found = conn.exec_driver_sql(FIRST_SEND, (account_id,)).scalar()
         return None if found is None else parse_utc(found)
 
     def record_results(self, outcomes: Sequence[SendOutcome]) -> dict[int, Counter[str]]:
@@ -965,6 +982,28 @@ class CampaignRepository:
                 _M.SENT,
             )
 
+    def provider_ids_of_others(
+        self, message_id: int, provider_ids: Iterable[str]
+    ) -> builtins.set[str]:
+        """Of ``provider_ids``, those another row than ``message_id`` (of any campaign)
+        holds as its ``provider_message_id``: messages reconciliation knows are not that
+        row's."""
+        wanted = sorted(set(provider_ids))
+        found: builtins.set[str] = set()
+        if not wanted:
+            return found
+        with self._engine.connect() as conn:
+            for chunk in batched(wanted):
+                found.update(
+                    row[0]
+                    for row in conn.exec_driver_sql(
+                        "SELECT provider_message_id FROM messages WHERE provider_message_id "
+                        f"IN ({placeholders(len(chunk))}) AND id != ?",
+                        (*chunk, message_id),
+                    )
+                )
+        return found
+
     def unknown_rows(self, campaign_id: int) -> builtins.list[UnknownRow]:
         """The campaign's rows whose outcome is ``unknown``, by id."""
         with self._engine.connect() as conn:
@@ -1167,6 +1206,60 @@ class CampaignRepository:
             params += (campaign_id,)
         with self._engine.connect() as conn:
             return int(conn.exec_driver_sql(sql, params).scalar() or 0)
+
+    def update_scheduled(
+        self, campaign: Campaign, *, at: datetime | None, cause: str, detail: str
+    ) -> Campaign:
+        """Replace what a ``scheduled`` campaign sends (the fields :meth:`update_draft`
+        changes) and its time in one transaction: it stays ``scheduled`` for ``at`` (UTC,
+        with ``campaign``'s missed-schedule policy) with one timeline note, or, ``at``
+        None, goes back to ``draft`` (its time cleared) with that entry. ValidationError
+        when it is no longer scheduled (started, cancelled or unscheduled meanwhile)."""
+        if campaign.id is None:
+            raise ValidationError("Only a saved campaign can be changed.")
+        if not campaign.name.strip():
+            raise ValidationError("A campaign needs a name.")
+        with self._writer.begin() as conn:
+            current = self._get(conn, campaign.id)
+            if current.status is not _C.SCHEDULED:
+                raise ValidationError(
+                    f"“{current.name}” is {current.status.value} now: the changes were not saved.",
+                    what_to_do="Open it again to see where it is; duplicate it to send the "
+                    "same campaign with changes.",
+                )
+            conn.execute(
+                campaigns.update()
+                .where(campaigns.c.id == campaign.id)
+                .values(
+                    name=campaign.name.strip(),
+                    account_id=campaign.account_id,
+                    template_id=campaign.template_id,
+                    freeform_template_id=campaign.freeform_template_id,
+                    variable_mapping=campaign.variable_mapping,
+                    audience=campaign.audience,
+                    window_policy=WindowPolicy(campaign.window_policy).value,
+                    scheduled_at=at,
+                    missed_schedule_policy=MissedSchedulePolicy(
+                        campaign.missed_schedule_policy
+                    ).value,
+                    missed_after_hours=campaign.missed_after_hours,
+                    pacing=campaign.pacing,
+                )
+            )
+            if at is None:
+                self._transition(conn, campaign.id, _C.DRAFT, cause=cause, detail=detail)
+            else:
+                conn.execute(
+                    insert(campaign_events).values(
+                        campaign_id=campaign.id,
+                        at=self._clock(),
+                        from_status=_C.SCHEDULED.value,
+                        to_status=_C.SCHEDULED.value,
+                        cause=cause,
+                        detail=detail,
+                    )
+                )
+            return self._get(conn, campaign.id)
 
 
 #: The delivery chain's order, for dating the steps a reconciled row reached.

@@ -270,6 +270,8 @@ messages = Table(
     # One row per recipient: a campaign never holds the same number twice.
     UniqueConstraint("campaign_id", "phone_e164"),
     Index("ix_messages_campaign_id_state", "campaign_id", "state"),
+    # The account's caps count a window of recent sends (revision 0003).
+    Index("ix_messages_campaign_id_sent_at", "campaign_id", "sent_at"),
     Index("ix_messages_state_next_attempt_at", "state", "next_attempt_at"),
     Index("ix_messages_provider_message_id", "provider_message_id"),
     Index("ix_messages_provider_key_id", "provider_key_id"),

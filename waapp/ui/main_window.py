@@ -39,7 +39,6 @@ from PySide6.QtWidgets import (
 
 from waapp import __version__
 from waapp.core.entities import Campaign
-from waapp.core.errors import WaappError
 from waapp.core.states import CampaignStatus
 from waapp.paths import DataPaths
 from waapp.ui.campaigns.notices import Notice, notice_for
@@ -170,9 +169,9 @@ class MainWindow(QMainWindow):
         self.sidebar.setCurrentRow([key for key, _ in SCREENS].index("contacts"))
         self.statusBar().showMessage("Ready.", 3000)
 
-    def show_failure(self, message: str) -> None:
+    def show_failure(self, message: str, *, status: str = "Your data could not be opened.") -> None:
         self.opening.setText(message)
-        self.statusBar().showMessage("Your data could not be opened.")
+        self.statusBar().showMessage(status)
 
     def show_screen(self, key: str) -> None:
         self.sidebar.setCurrentRow([k for k, _ in SCREENS].index(key))
@@ -312,18 +311,10 @@ class MainWindow(QMainWindow):
         return self._spawn(self._pause_sending(PAUSE_ALL_DETAIL))
 
     async def _pause_sending(self, detail: str) -> int:
-        """Pause every campaign sending now (each drains its requests in flight); how many.
-        One that finished or was paused meanwhile is left as it is."""
-        service = self.services.campaigns
-        paused = 0
-        for campaign in await service.list(CampaignStatus.SENDING):
-            try:
-                await service.pause(campaign.id, detail=detail)
-                paused += 1
-            except WaappError:
-                continue
+        """Pause every campaign sending now (``CampaignService.pause_all``); how many."""
+        paused = await self.services.campaigns.pause_all(detail)
         await self.watch()
-        return paused
+        return len(paused)
 
     # --- closing and quitting ----------------------------------------------------------
 

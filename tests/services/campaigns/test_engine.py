@@ -320,3 +320,72 @@ def test_a_campaign_another_process_started_is_picked_up_and_sent_once(tmp_path:
             assert len(await r.counts_at_sandbox()) == 30
 
     asyncio.run(asyncio.wait_for(body(), 60))
+
+
+def test_a_runner_that_crashes_pauses_the_campaign_instead_of_restarting(tmp_path: Path) -> None:
+    """The engine itself fails while sending (here a provider whose send answers nothing
+    the engine can read): the campaign pauses with a plain note and is not started again
+    and again by the loop that adopts campaigns in ``sending``."""
+
+    async def body() -> None:
+        async with rig(tmp_path, contacts=5, engine={"in_flight": 1}) as r:
+            real = r.provider
+            runs = 0
+
+            class Broken:
+                kind = real.kind
+                dialect = real.dialect
+
+                async def check_health(self) -> Any:
+                    return await real.check_health()
+
+                async def send_template(self, *args: Any, **kwargs: Any) -> Any:
+                    return None  # a provider bug: not a SendResult
+
+            async def provider_for(_a: int) -> Any:
+                nonlocal runs
+                runs += 1
+                return Broken()
+
+            engine = r.service.engine
+            engine._provider_for = provider_for
+            engine.adopt_interval = 0.02
+            looks = 0
+            campaigns_in = r.service.repo.campaigns_in
+
+            def counting(status: CampaignStatus) -> list[int]:
+                nonlocal looks
+                looks += 1
+                return campaigns_in(status)
+
+            r.service.repo.campaigns_in = counting  # type: ignore[method-assign]
+            await r.service.start_engine()
+            cid = await order_campaign(r)
+            await r.service.start(cid)
+            campaign = await r.service.wait(cid)
+
+            assert campaign.status is CampaignStatus.PAUSED
+            last = (await r.service.show(cid)).timeline[-1]
+            assert last.cause == "engine"
+            assert last.detail.startswith(
+                "waapp hit an internal error while sending (AttributeError: "
+            )
+            assert last.detail.endswith(
+                "the campaign is paused — resume it to try again; the log has the details"
+            )
+            counts = await r.check_ledger(cid)
+            # The request whose answer broke may have reached the provider: unknown; the
+            # others were given back, never sent.
+            assert counts.get("unknown") == 1 and "sending" not in counts
+            assert counts.get("pending", 0) + counts.get("retry_wait", 0) == 4
+
+            seen = looks
+
+            async def looked_again() -> bool:
+                return looks >= seen + 3
+
+            await until(looked_again)  # the adoption loop went round, and let it be
+            assert runs == 1
+            assert (await r.worker.run(r.service.repo.get, cid)).status is CampaignStatus.PAUSED
+
+    run(body())

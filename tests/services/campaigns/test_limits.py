@@ -21,6 +21,7 @@ from waapp.core.states import CampaignStatus, MessageState
 from waapp.services.campaigns.engine import CampaignRunner, RunnerSettings
 from waapp.services.campaigns.limits import (
     Pacing,
+    SharedPace,
     TokenBucket,
     cap_note,
     daily_limit,
@@ -472,3 +473,127 @@ def test_tier_check_failing_does_not_stop_the_campaign(tmp_path: Path) -> None:
             assert (await r.check_ledger(cid)) == {"sent": 3}
 
     run(body())
+
+
+# --- one account, several campaigns ----------------------------------------------------------
+
+
+def test_the_account_bucket_is_shared_at_the_slowest_pace_while_several_run() -> None:
+    async def body() -> None:
+        pace = SharedPace()
+        first = pace.join(1, 10, 40.0, 4)
+        assert (first.rate, first.burst, pace.others(1, 10)) == (40.0, 4.0, 0)
+        second = pace.join(1, 11, 20.0, 2)
+        assert second is first and (first.rate, first.burst) == (20.0, 2.0)
+        assert pace.others(1, 10) == pace.others(1, 11) == 1
+        assert pace.join(2, 12, 80.0, 16) is not first  # another account: its own
+        pace.leave(1, 11)
+        assert (first.rate, first.burst, pace.others(1, 10)) == (40.0, 4.0, 0)
+        pace.leave(1, 10)
+        assert pace.join(1, 13, 5.0, 1) is not first  # none ran: a fresh bucket
+
+    run(body())
+
+
+def test_two_campaigns_of_one_account_keep_the_accounts_pace(tmp_path: Path) -> None:
+    """Each campaign asks 20 a second: together they still send at most 20 a second (and
+    the saved-up burst), read on the bucket's own clock when each token was given."""
+    rate, burst = 20.0, 4
+
+    async def body() -> list[float]:
+        readings: list[float] = []
+
+        def clock() -> float:
+            readings.append(time.monotonic())
+            return readings[-1]
+
+        granted: list[float] = []
+        async with rig(tmp_path, contacts=12) as r:
+            r.service.engine.pace = SharedPace(clock)
+            real = r.provider.send_template
+
+            async def send(*args: Any, **kwargs: Any) -> SendResult:
+                # Called with no wait since the bucket gave the token: its last reading.
+                granted.append(readings[-1])
+                result: SendResult = await real(*args, **kwargs)
+                return result
+
+            r.provider.send_template = send  # type: ignore[method-assign]
+            pacing = {"rate": rate, "in_flight": burst}
+            cids = [await started(r, pacing=pacing), await started(r, pacing=pacing)]
+            await r.service.start_engine()
+            for cid in cids:
+                assert (await r.service.wait(cid)).status is CampaignStatus.COMPLETED
+                counts = await states(r, cid)
+                assert sum(counts.get(s, 0) for s in ("sent", "delivered", "read")) == 12
+            assert sum((await r.counts_at_sandbox()).values()) == 24
+        return granted
+
+    taken = sorted(run(body()))
+    assert len(taken) == 24
+    for i, start in enumerate(taken):
+        for j in range(i, len(taken)):
+            assert j - i + 1 <= burst + rate * (taken[j] - start) + 1e-6, (i, j)
+
+
+def test_two_campaigns_of_one_account_never_overshoot_its_hourly_cap(tmp_path: Path) -> None:
+    """16 messages in two campaigns, 10 an hour for the account: 10 go out, whatever the
+    order the two runners claim in (each recounts at every claim while the other runs)."""
+
+    async def body() -> None:
+        async with rig(tmp_path, contacts=8, engine={"cap_recount": 3600.0}) as r:
+            pacing = {"hourly_cap": 10, "in_flight": 2, "rate": 500}
+            cids = [await started(r, pacing=pacing), await started(r, pacing=pacing)]
+            await r.service.start_engine()
+
+            async def held() -> bool:
+                for cid in cids:
+                    counts = await states(r, cid)
+                    if counts.get("sending"):
+                        return False
+                    if counts.get("pending") and not await _noted(r, cid, "hourly cap of 10"):
+                        return False
+                return True
+
+            await eventually(held)
+            sent = [await states(r, cid) for cid in cids]
+            assert (
+                sum(c.get("sent", 0) + c.get("delivered", 0) + c.get("read", 0) for c in sent) == 10
+            )
+            assert sum((await r.counts_at_sandbox()).values()) == 10
+            for cid in cids:  # counters equal a recount
+                campaign = await r.worker.run(r.service.repo.get, cid)
+                assert campaign.counters == await states(r, cid)
+
+    run(body())
+
+
+def test_a_campaigns_own_daily_limit_is_named_as_such() -> None:
+    now = datetime.now(UTC)
+    text = cap_note("campaign", 30, now + timedelta(hours=2), now)
+    assert text.startswith("The campaign's daily limit of 30 people in 24 hours is reached")
+    assert "tier" not in text
+
+    class Gateway:
+        kind = AccountKind.WASENDER
+        dialect = Dialect.WASENDER
+
+    from waapp.core.entities import Campaign
+
+    campaign = Campaign(name="x", account_id=1, id=1)
+    settings = RunnerSettings.for_campaign(
+        campaign,
+        Gateway(),  # type: ignore[arg-type]
+        daily_cap=30,
+        warmup=False,
+    )
+    runner = CampaignRunner(
+        campaign=campaign,
+        repo=None,  # type: ignore[arg-type]
+        worker=None,  # type: ignore[arg-type]
+        provider=Gateway(),  # type: ignore[arg-type]
+        template=None,
+        freeform=None,
+        settings=settings,
+    )
+    assert runner._daily_cap(now) == (30, "campaign")

@@ -1,10 +1,13 @@
 """CampaignService's editing actions on the real store with the in-process Sandbox: update
-and delete a draft, the refusals that keep the state machine honest, and resume."""
+a draft or a scheduled campaign, delete a draft, the refusals that keep the state machine
+honest, resume, and pause all."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -95,28 +98,136 @@ def test_update_checks_the_message_like_create(tmp_path: Path) -> None:
     run(body())
 
 
-def test_only_a_draft_can_be_updated(tmp_path: Path) -> None:
+@pytest.fixture
+def in_india(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The user's local time is India's (UTC+05:30, no daylight saving)."""
+    monkeypatch.setenv("TZ", "IST-5:30")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_update_edits_a_scheduled_campaign_in_one_go(tmp_path: Path, in_india: None) -> None:
     async def body() -> None:
         async with rig(tmp_path, contacts=2) as r:
             cid = await order_campaign(r)
-            await r.service.schedule(cid, AT)
-            draft = await edited_draft(r, cid, name="Changed")
-            with pytest.raises(ValidationError, match="only a draft can be changed") as error:
-                await r.service.update(cid, draft)
-            assert "goes back to draft" in error.value.what_to_do
-            # The edit path: back to draft (noted), change, schedule again.
-            await r.service.unschedule(cid, detail="back to draft to edit it")
-            assert (await r.service.update(cid, draft)).name == "Changed"
-            await r.service.schedule(cid, AT, note="edited")
-            notes = await timeline(r, cid)
-            assert ("draft", "user", "back to draft to edit it") in notes
-            assert notes[-1][0] == "scheduled" and notes[-1][2].startswith("edited; scheduled")
+            await r.service.schedule(cid, AT, missed_policy=MissedSchedulePolicy.ASK)
+            # The timeline shows the time as the user reads it: local, not UTC.
+            assert (await timeline(r, cid))[-1] == (
+                "scheduled",
+                "user",
+                "scheduled for Thu 1 Jan 2099 at 14:30",
+            )
+            before = len(await timeline(r, cid))
 
-            started = await order_campaign(r)
-            await r.service.start(started)
-            await r.service.wait(started)
-            with pytest.raises(ValidationError, match="is completed"):
-                await r.service.update(started, await edited_draft(r, started))
+            later = AT + timedelta(days=1)
+            draft = await edited_draft(
+                r,
+                cid,
+                name="Orders, changed",
+                scheduled_at=later,
+                missed_schedule_policy=MissedSchedulePolicy.SKIP_IF_LATE,
+                missed_after_hours=2,
+                rate=2.0,
+            )
+            updated = await r.service.update(cid, draft)
+            assert updated.status is _C.SCHEDULED
+            assert updated.name == "Orders, changed"
+            assert updated.scheduled_at == later
+            assert updated.missed_schedule_policy is MissedSchedulePolicy.SKIP_IF_LATE
+            assert updated.missed_after_hours == 2
+            assert updated.pacing == {"rate": 2.0}
+            notes = await timeline(r, cid)
+            assert len(notes) == before + 1  # one entry, no trip through draft
+            assert notes[-1] == (
+                "scheduled",
+                "user",
+                "edited; now scheduled for Fri 2 Jan 2099 at 14:30",
+            )
+
+            # The same time: just "edited".
+            draft = await edited_draft(r, cid, name="Orders, again")
+            assert (await r.service.update(cid, draft)).scheduled_at == later
+            assert (await timeline(r, cid))[-1] == ("scheduled", "user", "edited")
+
+            # No time ("send as soon as I confirm"): back to draft, for the caller to start.
+            draft = await edited_draft(r, cid, scheduled_at=None)
+            updated = await r.service.update(cid, draft)
+            assert updated.status is _C.DRAFT and updated.scheduled_at is None
+            assert (await timeline(r, cid))[-1] == (
+                "draft",
+                "user",
+                "edited; schedule removed (back to draft)",
+            )
+
+    run(body())
+
+
+def test_update_refuses_a_campaign_that_started_or_finished(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with rig(tmp_path, contacts=2) as r:
+            done = await order_campaign(r)
+            await r.service.start(done)
+            assert (await r.service.wait(done)).status is _C.COMPLETED
+            # Started after: campaigns of one account share its pace, at the slowest rate.
+            slow = await order_campaign(r, pacing={"rate": 0.01})  # one message, then 100 s
+            await r.service.start(slow)
+            cancelled = await order_campaign(r)
+            await r.service.schedule(cancelled, AT)
+            await r.service.cancel(cancelled)
+            try:
+                for cid, status in ((slow, "sending"), (done, "completed")):
+                    draft = await edited_draft(r, cid, name="Changed")
+                    with pytest.raises(ValidationError) as error:
+                        await r.service.update(cid, draft)
+                    assert error.value.message == (
+                        f"“Orders” is {status}: only a draft or a scheduled campaign can be "
+                        "changed."
+                    )
+                    assert "duplicate it" in error.value.what_to_do
+                await r.service.pause(slow)
+                for cid, status in ((slow, "paused"), (cancelled, "cancelled")):
+                    with pytest.raises(ValidationError, match=f"is {status}: only a draft"):
+                        await r.service.update(cid, await edited_draft(r, cid, name="Changed"))
+                for cid in (slow, done, cancelled):  # nothing was changed nor noted
+                    campaign = await r.worker.run(r.service.repo.get, cid)
+                    assert campaign.name == "Orders"
+                    assert not [n for n in await timeline(r, cid) if "edited" in n[2]]
+            finally:
+                await r.service.cancel(slow)
+
+    run(body())
+
+
+def test_pause_all_pauses_every_sending_campaign_and_says_which(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with rig(tmp_path, contacts=3) as r:
+            done = await order_campaign(r)
+            await r.service.start(done)
+            assert (await r.service.wait(done)).status is _C.COMPLETED
+            draft = await order_campaign(r)
+            slow = []
+            for _ in range(2):  # one message each, then one every 100 s
+                cid = await order_campaign(r, pacing={"rate": 0.01})
+                await r.service.start(cid)
+                slow.append(cid)
+
+            paused = await r.service.pause_all("paused from the tray (Pause all)")
+            assert sorted(c.id for c in paused) == slow
+            assert all(c.status is _C.PAUSED for c in paused)
+            for cid in slow:
+                assert (await timeline(r, cid))[-1] == (
+                    "paused",
+                    "user",
+                    "paused from the tray (Pause all)",
+                )
+                assert r.service.engine.running(cid) is False
+            assert (await r.worker.run(r.service.repo.get, done)).status is _C.COMPLETED
+            assert (await r.worker.run(r.service.repo.get, draft)).status is _C.DRAFT
+            # Nothing sending any more: nothing to pause, no timeline entry.
+            assert await r.service.pause_all("again") == []
+            assert (await timeline(r, slow[0]))[-1][2] == "paused from the tray (Pause all)"
 
     run(body())
 

@@ -49,15 +49,15 @@ from waapp.core.entities import Campaign, Message, Route, Template
 from waapp.core.errors import WaappError
 from waapp.core.ports import Provider, SendResult
 from waapp.core.states import CampaignStatus, MessageState
-from waapp.core.templates import parse_placeholders
 from waapp.services.campaigns.limits import (
     Pacing,
+    SharedPace,
     TokenBucket,
     cap_note,
     daily_limit,
     warmup_day,
 )
-from waapp.services.campaigns.planning import text_for
+from waapp.services.campaigns.planning import fits_template, message_text, template_variables
 from waapp.services.campaigns.reconcile import SETTLE, Reconciler
 from waapp.store.campaigns import CampaignRepository, SendOutcome
 from waapp.store.templates import TemplateRepository
@@ -106,6 +106,11 @@ class RunnerSettings:
     hold_poll: float = 10.0  # longest sleep while a cap holds the campaign
 
     @property
+    def burst(self) -> float:
+        """Tokens the bucket saves up: a worker each, at most a second's worth."""
+        return min(self.in_flight, self.rate)
+
+    @property
     def pacing(self) -> Pacing:
         return Pacing(self.rate, self.in_flight, self.jitter, self.hourly_cap, self.warmup)
 
@@ -143,7 +148,13 @@ class CampaignRunner:
         rng: random.Random | None = None,
         on_change: Callable[[int], None] = lambda _id: None,
         clock: Callable[[], datetime] = _utcnow,
+        bucket: TokenBucket | None = None,
+        peers: Callable[[], int] = lambda: 0,
     ) -> None:
+        """``bucket``: the account's bucket, shared with its other campaigns (the engine's
+        :class:`SharedPace`); a bucket of its own when None. ``peers``: how many other
+        campaigns of the account are being sent now (while any is, the caps are
+        recounted at every claim: their room is shared)."""
         assert campaign.id is not None
         self.campaign_id = campaign.id
         self.account_id = campaign.account_id
@@ -152,14 +163,12 @@ class CampaignRunner:
         self._worker = worker
         self._provider = provider
         self._template = template
-        self._template_names = (
-            parse_placeholders(template.body).names if template is not None else ()
-        )
         self._freeform = freeform
         self.settings = settings
         self._rng = rng or random.Random()
         self._on_change = on_change
-        self._bucket = TokenBucket(settings.rate, burst=min(settings.in_flight, settings.rate))
+        self._bucket = bucket or TokenBucket(settings.rate, burst=settings.burst)
+        self._peers = peers
         # Claim ahead: rows the bucket releases within ~0.25 s may wait claimed for a
         # worker, so that claims (one fsync each) come in batches of that many rather than
         # one per finished request. None at a slow pace or with random waits (a row claimed
@@ -185,6 +194,9 @@ class CampaignRunner:
         self._counted_at: datetime | None = None  # when the caps were last recounted
         self._cap_hold: datetime | None = None  # no claims until then (a cap is reached)
         self._cap_noted: str | None = None  # the cap whose hold is on the timeline
+        #: The unexpected error that stopped the runner (raised by :meth:`run` once the
+        #: requests in flight are written).
+        self.failure: Exception | None = None
         self.sent = 0  # requests made by this runner (for figures)
         self.jitter_waits = 0.0  # seconds of random waits drawn (for figures)
 
@@ -211,12 +223,14 @@ class CampaignRunner:
             flusher.cancel()
             await asyncio.gather(flusher, return_exceptions=True)
             await self._flush()
+        if self.failure is not None:
+            raise self.failure
         await self._finish_if_done()
 
     async def _claim_loop(self) -> None:
         s = self.settings
         while not self._stopping:
-            now = _utcnow()
+            now = self._clock()
             if self._hold_until is not None and self._hold_until > now:
                 await self._sleep(min((self._hold_until - now).total_seconds(), s.idle_poll))
                 continue
@@ -253,7 +267,7 @@ class CampaignRunner:
                 return
             wait = s.idle_poll
             if next_retry is not None:
-                wait = min(wait, max(0.01, (next_retry - _utcnow()).total_seconds()))
+                wait = min(wait, max(0.01, (next_retry - self._clock()).total_seconds()))
             await self._sleep(wait)
 
     # --- the caps (hourly, tier, warm-up) ------------------------------------------------
@@ -286,14 +300,15 @@ class CampaignRunner:
             self._first_send = await self._worker.run(self._repo.first_send, self.account_id)
 
     def _daily_cap(self, now: datetime) -> tuple[int | None, str]:
-        """People per rolling 24 h now, and which cap it is (``tier``, ``warmup``)."""
+        """People per rolling 24 h now, and which cap it is (``tier``: the provider's,
+        ``campaign``: the campaign's own ``daily_cap``, ``warmup``)."""
         s = self.settings
         day = warmup_day(self._first_send, now)
         found: list[tuple[int, str]] = []
         if self._tier_limit is not None:
             found.append((self._tier_limit, "tier"))
         if s.daily_cap is not None:
-            found.append((s.daily_cap, "tier"))
+            found.append((s.daily_cap, "campaign"))
         warm = s.pacing.daily_cap(None, day)
         if warm is not None:
             found.append((warm, "warmup"))
@@ -303,7 +318,8 @@ class CampaignRunner:
 
     async def _claim(self, limit: int) -> list[Message]:
         """Claim what may be sent now: a plain claim while the caps are far (their room
-        known from the last recount, less what was claimed since), else a claim that
+        known from the last recount, less what was claimed since) and no other campaign of
+        the account is being sent (it takes from the same room), else a claim that
         recounts them; a cap reached holds claiming until it frees, with one timeline
         note per hold."""
         if not self._capped:
@@ -315,6 +331,7 @@ class CampaignRunner:
             and (now - self._counted_at).total_seconds() < s.cap_recount
             and (self._room_hour is None or self._room_hour >= limit)
             and (self._room_day is None or self._room_day >= limit)
+            and not self._peers()
         ):
             claimed = await self._worker.run(self._repo.claim, self.campaign_id, limit=limit)
             if self._room_hour is not None:
@@ -394,7 +411,23 @@ class CampaignRunner:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopped.wait(), timeout=seconds)
 
+    def _crashed(self, error: Exception) -> None:
+        """An unexpected error (a bug, the database failing): stop, and let :meth:`run`
+        raise it once the requests in flight are written."""
+        log.error("campaign %s: the runner stops on an error", self.campaign_id, exc_info=error)
+        if self.failure is None:
+            self.failure = error
+        self.stop()
+
     async def _work(self) -> None:
+        try:
+            await self._work_loop()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self._crashed(error)
+
+    async def _work_loop(self) -> None:
         jitter = self.settings.jitter
         while True:
             message = await self._queue.get()
@@ -407,7 +440,21 @@ class CampaignRunner:
             if self._stopping:
                 outcome = self._release(message)
             else:
-                outcome = await self._send(message)
+                try:
+                    outcome = await self._send(message)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:  # past the request: its outcome is unknown
+                    self._crashed(error)
+                    assert message.id is not None
+                    outcome = SendOutcome(
+                        message.id,
+                        _M.UNKNOWN,
+                        error_code="exception",
+                        error_title="Outcome unknown",
+                        error_detail=f"waapp hit an internal error while sending "
+                        f"({type(error).__name__}: {error})",
+                    )
             self._results.append(outcome)
             self._outstanding -= 1
             self._slot.set()
@@ -437,6 +484,10 @@ class CampaignRunner:
         if any(counts.get(state, 0) for state in ("pending", "retry_wait", "sending")):
             return
         unknown = counts.get(_M.UNKNOWN.value, 0)
+        if unknown and self._stopped.is_set():
+            # Stopped (the window quit, waapp run ended, a pause): the campaign stays as it
+            # is; the next start reconciles these rows before anything else.
+            return
         if unknown and self.reconciler is not None:
             # Once more before pausing: rows absent at the provider go back to the queue
             # (the engine then runs the campaign again), found ones take their state.
@@ -472,11 +523,10 @@ class CampaignRunner:
 
     # --- one message -------------------------------------------------------------------
 
-    @staticmethod
-    def _release(message: Message) -> SendOutcome:
+    def _release(self, message: Message) -> SendOutcome:
         assert message.id is not None
         return SendOutcome(
-            message.id, _M.RETRY_WAIT, next_attempt_at=_utcnow(), refund_attempt=True
+            message.id, _M.RETRY_WAIT, next_attempt_at=self._clock(), refund_attempt=True
         )
 
     async def _request(self, message: Message) -> SendResult:
@@ -484,12 +534,13 @@ class CampaignRunner:
         reference = str(message.id)
         if message.route is Route.TEMPLATE:
             assert self._template is not None
-            variables = {name: message.variables[name] for name in self._template_names}
+            variables = template_variables(self._template, message.variables)
             return await self._provider.send_template(
                 message.phone_e164, self._template, variables, reference=reference
             )
-        assert self._freeform is not None
-        text = text_for(self._freeform.body, message.variables)
+        text = message_text(
+            Route.FREEFORM, message.variables, template=self._template, freeform=self._freeform
+        )
         return await self._provider.send_text(message.phone_e164, text, reference=reference)
 
     async def _send(self, message: Message) -> SendOutcome:
@@ -526,7 +577,7 @@ class CampaignRunner:
             )
         entry = lookup(self._provider.dialect, error.code)
         detail = error.detail or entry.meaning
-        now = _utcnow()
+        now = self._clock()
 
         def failed(why: str = "") -> SendOutcome:
             assert message.id is not None
@@ -568,7 +619,7 @@ class CampaignRunner:
             if (
                 message.route is Route.FREEFORM
                 and self._template is not None
-                and all(name in message.variables for name in self._template_names)
+                and fits_template(self._template, message.variables)
             ):
                 self._recent.append(False)
                 return SendOutcome(
@@ -647,6 +698,16 @@ class CampaignRunner:
 ProviderFor = Callable[[int], Awaitable[Provider]]
 
 
+@dataclass(frozen=True, slots=True)
+class _Tools:
+    """What the engine loads to send (or reconcile) one campaign."""
+
+    provider: Provider
+    template: Template | None
+    freeform: Template | None
+    reconciler: Reconciler
+
+
 class CampaignEngine:
     """Runs a :class:`CampaignRunner` per campaign in ``sending``; explicit start/stop.
 
@@ -682,6 +743,9 @@ class CampaignEngine:
         #: How long after a row became unknown "not at the provider" is believed.
         self.reconcile_settle: timedelta = SETTLE
         self._reconcilers: dict[int, Reconciler] = {}
+        #: The accounts' token buckets, one per account sending now (limits.SharedPace);
+        #: its ``clock`` may be replaced before the first campaign runs.
+        self.pace = SharedPace()
         #: How often :meth:`start`'s loop looks for campaigns another process started (0: never).
         self.adopt_interval = 3.0
         self._background: set[asyncio.Task[None]] = set()
@@ -755,6 +819,12 @@ class CampaignEngine:
     async def _reconciler(self, campaign: Campaign) -> Reconciler | None:
         """A reconciler for ``campaign`` (None when the provider cannot look messages up);
         raises WaappError when its account or templates cannot be loaded."""
+        reconciler = (await self._tools(campaign)).reconciler
+        return reconciler if reconciler.supported else None
+
+    async def _tools(self, campaign: Campaign) -> _Tools:
+        """What sending ``campaign`` needs: its account's provider, its templates and a
+        reconciler over them; raises WaappError when they cannot be loaded."""
         provider = await self._provider_for(campaign.account_id)
         template = (
             await self._worker.run(self._templates.get, campaign.template_id)
@@ -774,7 +844,7 @@ class CampaignEngine:
             freeform=freeform,
             settle=self.reconcile_settle,
         )
-        return reconciler if reconciler.supported else None
+        return _Tools(provider, template, freeform, reconciler)
 
     def running(self, campaign_id: int) -> bool:
         entry = self._runners.get(campaign_id)
@@ -792,54 +862,70 @@ class CampaignEngine:
 
     async def _run(self, campaign_id: int) -> None:
         try:
-            campaign = await self._worker.run(self._repo.get, campaign_id)
+            await self._work(campaign_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            # A bug or a failing database: pause rather than be started again and again
+            # by the adoption loop; the user resumes once the cause is gone.
+            log.exception("campaign %s: the runner stopped on an error", campaign_id)
+            why = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
             try:
-                provider = await self._provider_for(campaign.account_id)
-                template = (
-                    await self._worker.run(self._templates.get, campaign.template_id)
-                    if campaign.template_id is not None
-                    else None
-                )
-                freeform = (
-                    await self._worker.run(self._templates.get, campaign.freeform_template_id)
-                    if campaign.freeform_template_id is not None
-                    else None
-                )
-            except WaappError as error:
-                await self._worker.run(
+                change = await self._worker.run(
                     self._repo.set_status,
                     campaign_id,
                     _C.PAUSED,
                     cause="engine",
-                    detail=f"cannot send: {error.message} {error.what_to_do}",
+                    detail=(
+                        f"waapp hit an internal error while sending ({why}); the campaign "
+                        "is paused — resume it to try again; the log has the details"
+                    ),
                     only_from={_C.SENDING},
                 )
-                self._on_change(campaign_id)
-                return
-            reconciler = Reconciler(
-                repo=self._repo,
-                worker=self._worker,
-                provider=provider,
-                template=template,
-                freeform=freeform,
-                settle=self.reconcile_settle,
+            except Exception:
+                log.exception("campaign %s: could not be paused after the error", campaign_id)
+            else:
+                if change is not None:
+                    self._on_change(campaign_id)
+
+    async def _work(self, campaign_id: int) -> None:
+        campaign = await self._worker.run(self._repo.get, campaign_id)
+        try:
+            tools = await self._tools(campaign)
+        except WaappError as error:
+            await self._worker.run(
+                self._repo.set_status,
+                campaign_id,
+                _C.PAUSED,
+                cause="engine",
+                detail=f"cannot send: {error.message} {error.what_to_do}",
+                only_from={_C.SENDING},
             )
-            self._reconcilers[campaign_id] = reconciler
-            if campaign_id in self._stop_requested:
-                reconciler.halt()
-            while True:
-                # Unknown rows first: found ones take their state, absent ones are queued.
-                await reconciler.run(campaign_id)
-                requeued = reconciler.requeued_total
+            self._on_change(campaign_id)
+            return
+        provider, reconciler = tools.provider, tools.reconciler
+        self._reconcilers[campaign_id] = reconciler
+        if campaign_id in self._stop_requested:
+            reconciler.halt()
+        while True:
+            # Unknown rows first: found ones take their state, absent ones are queued.
+            await reconciler.run(campaign_id)
+            requeued = reconciler.requeued_total
+            settings = RunnerSettings.for_campaign(campaign, provider, **self._overrides)
+            account_id = campaign.account_id
+            bucket = self.pace.join(account_id, campaign_id, settings.rate, settings.burst)
+            try:
                 runner = CampaignRunner(
                     campaign=campaign,
                     repo=self._repo,
                     worker=self._worker,
                     provider=provider,
-                    template=template,
-                    freeform=freeform,
-                    settings=RunnerSettings.for_campaign(campaign, provider, **self._overrides),
+                    template=tools.template,
+                    freeform=tools.freeform,
+                    settings=settings,
                     on_change=self._on_change,
+                    bucket=bucket,
+                    peers=functools.partial(self.pace.others, account_id, campaign_id),
                 )
                 runner.reconciler = reconciler
                 task = self._runners[campaign_id][1]
@@ -847,17 +933,14 @@ class CampaignEngine:
                 if campaign_id in self._stop_requested:
                     runner.stop()
                 await runner.run()
-                # The check before pausing queued rows again: send them.
-                if campaign_id in self._stop_requested or reconciler.requeued_total == requeued:
-                    break
-                campaign = await self._worker.run(self._repo.get, campaign_id)
-                if campaign.status is not _C.SENDING:
-                    break
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("campaign %s: the runner stopped on an error", campaign_id)
-            raise
+            finally:
+                self.pace.leave(account_id, campaign_id)
+            # The check before pausing queued rows again: send them.
+            if campaign_id in self._stop_requested or reconciler.requeued_total == requeued:
+                break
+            campaign = await self._worker.run(self._repo.get, campaign_id)
+            if campaign.status is not _C.SENDING:
+                break
 
     async def stop_campaign(self, campaign_id: int) -> None:
         """Stop claiming for ``campaign_id`` and wait until its requests in flight are written."""

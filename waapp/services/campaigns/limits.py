@@ -18,6 +18,7 @@ import asyncio
 import math
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +32,7 @@ __all__ = [
     "HOUR",
     "WARMUP_STEPS",
     "Pacing",
+    "SharedPace",
     "TokenBucket",
     "cap_note",
     "daily_limit",
@@ -49,8 +51,10 @@ DAY = timedelta(hours=24)
 class TokenBucket:
     """``rate`` tokens per second, at most ``burst`` saved up; :meth:`acquire` waits for one.
 
-    Waiters are served one at a time, in arrival order (a lock), so a burst of workers
-    cannot overtake the rate.
+    Waiters are served one at a time, in arrival order, so a burst of workers cannot
+    overtake the rate; a waiter told to give up (``until``) leaves the line at once, even
+    behind others (the bucket may be shared by several campaigns of one account:
+    :class:`SharedPace`).
     """
 
     def __init__(
@@ -63,34 +67,118 @@ class TokenBucket:
         self._clock = clock
         self._tokens = self.burst
         self._at = clock()
-        self._lock = asyncio.Lock()
+        self._line: deque[asyncio.Future[None]] = deque()  # the waiters, first served first
 
     def _refill(self) -> None:
         now = self._clock()
         self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
         self._at = now
 
+    def retune(self, rate: float, burst: float) -> None:
+        """Go on at another pace: what was saved stays (up to the new ``burst``)."""
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self._refill()
+        self.rate = rate
+        self.burst = max(1.0, burst)
+        self._tokens = min(self._tokens, self.burst)
+
     async def acquire(self, until: asyncio.Event | None = None) -> bool:
         """Wait for a token and take it (True). With ``until``: give up without a token
         (False) as soon as that event is set — a slow pace (one every 5 s) must not
-        delay a pause."""
-        async with self._lock:
+        delay a pause, nor must the other waiters in line."""
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._line.append(turn)
+        if self._line[0] is turn:
+            turn.set_result(None)
+        try:
+            if not turn.done() and not await self._wait(turn, until, None):
+                return False
             while True:
                 self._refill()
                 if self._tokens >= 1.0:
                     self._tokens -= 1.0
                     return True
-                wait = (1.0 - self._tokens) / self.rate
-                if until is None:
-                    await asyncio.sleep(wait)
-                    continue
-                if until.is_set():
+                if not await self._wait(None, until, (1.0 - self._tokens) / self.rate):
                     return False
-                try:
-                    await asyncio.wait_for(until.wait(), wait)
-                except TimeoutError:
-                    continue
-                return False
+        finally:
+            self._line.remove(turn)
+            if self._line and not self._line[0].done():
+                self._line[0].set_result(None)  # the next in line's turn
+
+    @staticmethod
+    async def _wait(
+        turn: asyncio.Future[None] | None, until: asyncio.Event | None, timeout: float | None
+    ) -> bool:
+        """Wait for ``turn`` or ``timeout`` seconds; False as soon as ``until`` is set."""
+        if until is None:
+            if turn is not None:
+                await turn
+            else:
+                await asyncio.sleep(timeout or 0.0)
+            return True
+        if until.is_set():
+            return False
+        stop = asyncio.ensure_future(until.wait())
+        waits: set[asyncio.Future[Any]] = {stop}
+        if turn is not None:
+            waits.add(turn)
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        return not until.is_set()
+
+
+class SharedPace:
+    """The token buckets of the accounts sending now: one per account, shared by its
+    campaigns, so that two campaigns of one account together keep the account's pace
+    (a gateway allows one request per 5 s per account, not per campaign).
+
+    While several campaigns of an account run, the bucket goes at the slowest of their
+    rates (and the smallest burst); when one stops the others' pace applies again; when
+    none runs the account's bucket is dropped, and the next campaign starts a fresh one.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._accounts: dict[int, tuple[TokenBucket, dict[int, tuple[float, float]]]] = {}
+
+    def join(self, account_id: int, member: int, rate: float, burst: float) -> TokenBucket:
+        """The bucket ``member`` (a campaign) of ``account_id`` takes its tokens from."""
+        entry = self._accounts.get(account_id)
+        if entry is None:
+            bucket = TokenBucket(rate, burst=burst, clock=self.clock)
+            self._accounts[account_id] = (bucket, {member: (rate, burst)})
+            return bucket
+        bucket, members = entry
+        members[member] = (rate, burst)
+        self._retune(bucket, members)
+        return bucket
+
+    def leave(self, account_id: int, member: int) -> None:
+        entry = self._accounts.get(account_id)
+        if entry is None:
+            return
+        bucket, members = entry
+        members.pop(member, None)
+        if members:
+            self._retune(bucket, members)
+        else:
+            del self._accounts[account_id]
+
+    def others(self, account_id: int, member: int) -> int:
+        """How many other campaigns of ``account_id`` take tokens now."""
+        entry = self._accounts.get(account_id)
+        if entry is None:
+            return 0
+        return len(entry[1]) - (1 if member in entry[1] else 0)
+
+    @staticmethod
+    def _retune(bucket: TokenBucket, members: dict[int, tuple[float, float]]) -> None:
+        bucket.retune(
+            min(rate for rate, _ in members.values()), min(burst for _, burst in members.values())
+        )
 
 
 def default_pace(kind: AccountKind, dialect: Dialect) -> tuple[float, int]:
@@ -300,7 +388,8 @@ def cap_note(kind: str, cap: int, resume_at: datetime, now: datetime) -> str:
     """The timeline note when a cap holds a campaign (once per hold).
 
     ``kind``: ``hourly`` (messages per rolling hour), ``tier`` (the provider's people per
-    24 h) or ``warmup`` (a new number's people per 24 h). Times are shown in local time.
+    24 h), ``campaign`` (the campaign's own people per 24 h) or ``warmup`` (a new number's
+    people per 24 h). Times are shown in local time.
     """
     local = resume_at.astimezone()
     when = local.strftime("%H:%M")
@@ -308,6 +397,8 @@ def cap_note(kind: str, cap: int, resume_at: datetime, now: datetime) -> str:
         when = f"{local.strftime('%d %b').lstrip('0')} at {when}"
     if kind == "hourly":
         what = f"The hourly cap of {cap:,} messages is reached"
+    elif kind == "campaign":
+        what = f"The campaign's daily limit of {cap:,} people in 24 hours is reached"
     elif kind == "warmup":
         what = (
             f"The warm-up limit of {cap:,} people in 24 hours for a new number is reached "

@@ -9,8 +9,9 @@ template later without reading the contact again.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from waapp.core.entities import Contact, Route, Template, WindowPolicy
@@ -19,12 +20,19 @@ from waapp.core.templates import (
     VariableSource,
     check_variable_values,
     contact_values,
+    parse_placeholders,
     render,
 )
 from waapp.core.window import in_service_window, route_for
 from waapp.store.campaigns import PlannedMessage
 
-__all__ = ["plan_messages", "text_for"]
+__all__ = [
+    "fits_template",
+    "message_text",
+    "plan_messages",
+    "template_variables",
+    "text_for",
+]
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -96,6 +104,43 @@ def plan_messages(
     return planned
 
 
-def text_for(body: str, variables: dict[str, str]) -> str:
+def text_for(body: str, variables: Mapping[str, str]) -> str:
     """A free-form body filled with the frozen variables (ValidationError if one is missing)."""
     return render(body, {k: VariableSource(text=v) for k, v in variables.items()}, {}).text
+
+
+@functools.lru_cache(maxsize=64)
+def _names(body: str) -> tuple[str, ...]:
+    return tuple(parse_placeholders(body).names)
+
+
+def template_variables(template: Template, variables: Mapping[str, str]) -> dict[str, str]:
+    """The row's frozen variables the template's placeholders use, as its send names them
+    (KeyError when one is missing: the row was frozen for the other route only)."""
+    return {name: variables[name] for name in _names(template.body)}
+
+
+def fits_template(template: Template, variables: Mapping[str, str]) -> bool:
+    """Whether the frozen variables fill every placeholder of ``template``."""
+    return all(name in variables for name in _names(template.body))
+
+
+def message_text(
+    route: Route,
+    variables: Mapping[str, str],
+    *,
+    template: Template | None,
+    freeform: Template | None,
+) -> str:
+    """The text a row sends on ``route``: the free-form body, or the approved template's
+    body, filled with the row's frozen variables — what the engine sends and what
+    reconciliation compares with the provider's copy. ValidationError (a variable
+    missing) or KeyError (the route's template unknown, or a template variable missing)
+    when it cannot be rendered."""
+    if route is Route.TEMPLATE:
+        if template is None:
+            raise KeyError("the campaign has no template")
+        return text_for(template.body, template_variables(template, variables))
+    if freeform is None:
+        raise KeyError("the campaign has no free-form message")
+    return text_for(freeform.body, dict(variables))

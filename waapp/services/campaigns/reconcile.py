@@ -9,14 +9,18 @@ list what the account sent (:class:`~waapp.core.ports.SentLookup`: Twilio), the
 
 - the list is asked for the messages from the account's sender to the recipient created
   at or after the row's claim (``sending_at``, less :data:`SKEW` for the two clocks);
-- a listed message is *ours* when its text is the text this row sends (the free-form
-  message or the template filled with the row's frozen variables), so that another
-  campaign's message to the same person is not taken for it; a message whose text the
-  provider does not show is "maybe ours";
+- a listed message whose id another row of the store holds (``provider_message_id``:
+  another campaign's message, or another row's) is *not ours*;
+- of the others, a message is *ours* when its text is the text this row sends (the
+  free-form message or the template filled with the row's frozen variables,
+  :func:`~waapp.services.campaigns.planning.message_text`); any other is "maybe ours" —
+  its text may differ from our rendering only in how the provider stores it (a header or
+  footer, a template edited there, escaping), so it is never taken as proof that the row
+  did not reach the provider;
 - exactly one message that is ours, and nothing else that may be → the row takes it: its
   provider id, and the state the provider reports (sent, delivered, read, or failed with
   its code);
-- nothing that may be ours → the message never reached the provider (Twilio creates it
+- nothing that is or may be ours → the message never reached the provider (Twilio creates it
   while answering the request) and the row goes back to the queue, due at once, its
   attempt kept — but only when the lookup was made at least :data:`SETTLE` after the row
   became unknown: a request cut off by a crash can still be arriving at the provider just
@@ -40,12 +44,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from waapp.core.entities import AccountKind, Route, Template
+from waapp.core.entities import AccountKind, Template
 from waapp.core.errors import WaappError
 from waapp.core.ports import Provider, ProviderRequestError, SentLookup, SentMessage
 from waapp.core.states import MessageState
-from waapp.core.templates import parse_placeholders
-from waapp.services.campaigns.planning import text_for
+from waapp.services.campaigns.planning import message_text
 from waapp.store.campaigns import CampaignRepository, Reconciled, UnknownRow
 from waapp.store.worker import DatabaseWorker
 
@@ -190,9 +193,6 @@ class Reconciler:
         self._worker = worker
         self._provider = provider
         self._template = template
-        self._template_names = (
-            parse_placeholders(template.body).names if template is not None else ()
-        )
         self._freeform = freeform
         self.settle = settle
         self._skew = skew
@@ -275,16 +275,12 @@ class Reconciler:
         """The text this row sends, as the provider would show it; None when it cannot be
         known here."""
         try:
-            if row.route is Route.TEMPLATE:
-                if self._template is None:
-                    return None
-                names = self._template_names
-                return _words(text_for(self._template.body, {n: row.variables[n] for n in names}))
-            if self._freeform is None:
-                return None
-            return _words(text_for(self._freeform.body, row.variables))
+            text = message_text(
+                row.route, row.variables, template=self._template, freeform=self._freeform
+            )
         except (WaappError, KeyError):
             return None
+        return _words(text)
 
     async def _check(self, row: UnknownRow) -> _Verdict:
         assert isinstance(self._provider, SentLookup)
@@ -297,16 +293,40 @@ class Reconciler:
         except Exception as error:  # a provider bug must not stop the engine
             log.exception("looking up message %s failed", row.id)
             return _Verdict(row, "failed", error=f"{type(error).__name__}: {error}")
+        listed = [
+            message
+            for message in listed
+            if message.created_at is None or message.created_at >= since.replace(microsecond=0)
+        ]
+        try:  # the messages other rows hold: not this row's, whatever their text
+            others = (
+                await self._worker.run(
+                    self._repo.provider_ids_of_others,
+                    row.id,
+                    [message.provider_message_id for message in listed],
+                )
+                if listed
+                else set()
+            )
+        except Exception as error:  # the store could not say: nothing can be decided
+            log.exception("looking up the provider ids of message %s failed", row.id)
+            return _Verdict(row, "failed", error=f"{type(error).__name__}: {error}")
         expected = self._expected_text(row)
         ours: list[SentMessage] = []
         maybe: list[SentMessage] = []
         for message in listed:
-            if message.created_at is not None and message.created_at < since.replace(microsecond=0):
+            if message.provider_message_id in others:
                 continue
-            if message.body is None or expected is None:
-                maybe.append(message)
-            elif _words(message.body) == expected:
+            if (
+                message.body is not None
+                and expected is not None
+                and _words(message.body) == expected
+            ):
                 ours.append(message)
+                continue
+            # No text to compare, or another text with an id nobody holds: it may be
+            # this row's message as the provider stores it.
+            maybe.append(message)
         if len(ours) == 1 and not maybe:
             return _Verdict(row, "found", message=ours[0])
         if ours or maybe:

@@ -40,9 +40,16 @@ from waapp.store.campaigns import CampaignRepository
 from waapp.store.database import Database
 from waapp.store.worker import DatabaseWorker
 
-__all__ = ["CampaignChanged", "CampaignReport", "CampaignService"]
+__all__ = ["CampaignChanged", "CampaignReport", "CampaignService", "local_time"]
 
 _C = CampaignStatus
+
+
+def local_time(at: datetime) -> str:
+    """A time for the timeline, in the user's local time as ``limits.cap_note`` shows it:
+    "Fri 12 Jun 2026 at 09:00"."""
+    local = at.astimezone()
+    return f"{local:%a} {local.day} {local:%b %Y} at {local:%H:%M}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,17 +160,21 @@ class CampaignService:
         return created
 
     async def update(self, campaign_id: int, draft: CampaignDraft) -> Campaign:
-        """Replace what a draft campaign sends with ``draft`` (audience, message, mapping,
-        window policy, missed-schedule policy, pace), checked as :meth:`create` checks a
-        new one; ``draft.scheduled_at`` is not used (:meth:`schedule` sets the time).
-        ValidationError when the campaign is not a draft: a scheduled one goes back to
-        draft first (:meth:`unschedule`); one that started cannot change."""
+        """Replace what a draft or a scheduled campaign sends with ``draft`` (audience,
+        message, mapping, window policy, missed-schedule policy, pace), checked as
+        :meth:`create` checks a new one, with one timeline entry "edited".
+
+        A draft stays a draft: ``draft.scheduled_at`` is not used (:meth:`schedule` sets
+        the time). A scheduled campaign is changed in one go with its time too: it stays
+        scheduled for ``draft.scheduled_at``, or goes back to draft when that is None
+        ("now": the caller starts it). ValidationError for any other status: one that
+        started or finished cannot change."""
         current = await self._worker.run(self.repo.get, campaign_id)
-        if current.status is not _C.DRAFT:
+        if current.status not in (_C.DRAFT, _C.SCHEDULED):
             raise ValidationError(
-                f"“{current.name}” is {current.status.value}: only a draft can be changed.",
-                what_to_do="A scheduled campaign goes back to draft when you edit it; to "
-                "send a campaign that started again with changes, duplicate it.",
+                f"“{current.name}” is {current.status.value}: only a draft or a scheduled "
+                "campaign can be changed.",
+                what_to_do="To send it again with changes, duplicate it.",
             )
         window_policy = await self._check_message(
             group_ids=draft.group_ids,
@@ -174,6 +185,9 @@ class CampaignService:
         )
         if draft.missed_after_hours < 1:
             raise ValidationError("“Skip if later than” needs at least 1 hour.")
+        at = draft.scheduled_at
+        if at is not None and (at.tzinfo is None or at.utcoffset() is None):
+            raise ValidationError("The scheduled time needs a time zone.")
         changed = Campaign(
             id=campaign_id,
             name=draft.name,
@@ -191,9 +205,21 @@ class CampaignService:
             missed_after_hours=draft.missed_after_hours,
             pacing=draft.pacing(),
         )
-        updated = await self._worker.run(
-            lambda: self.repo.update_draft(changed, cause="user", detail="edited")
-        )
+        if current.status is _C.DRAFT:
+            updated = await self._worker.run(
+                lambda: self.repo.update_draft(changed, cause="user", detail="edited")
+            )
+        else:
+            at = None if at is None else at.astimezone(UTC)
+            if at is None:
+                detail = "edited; schedule removed (back to draft)"
+            elif at != current.scheduled_at:
+                detail = f"edited; now scheduled for {local_time(at)}"
+            else:
+                detail = "edited"
+            updated = await self._worker.run(
+                lambda: self.repo.update_scheduled(changed, at=at, cause="user", detail=detail)
+            )
         self._changed(campaign_id)
         return updated
 
@@ -283,7 +309,7 @@ class CampaignService:
     ) -> Campaign:
         """A draft becomes ``scheduled``: the scheduler starts it at ``at`` (an aware time),
         and applies ``missed_policy`` if waapp was closed then. ``note`` leads the timeline
-        entry (“edit abandoned”)."""
+        entry (“edited”), whose time is in the user's local time."""
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValidationError("The scheduled time needs a time zone.")
         if missed_after_hours < 1:
@@ -297,7 +323,7 @@ class CampaignService:
             policy=policy,
             after_hours=missed_after_hours,
             cause="user",
-            detail=(f"{note}; " if note else "") + f"scheduled for {at:%Y-%m-%d %H:%M} UTC",
+            detail=(f"{note}; " if note else "") + f"scheduled for {local_time(at)}",
         )
         self._changed(campaign_id)
         return await self._worker.run(self.repo.get, campaign_id)
@@ -370,6 +396,27 @@ class CampaignService:
         )
         await self.engine.stop_campaign(campaign_id)
         self._changed(campaign_id)
+
+    async def pause_all(self, detail: str = "paused") -> list[Campaign]:
+        """:meth:`pause` every campaign sending now (each drains its requests in flight),
+        with ``detail`` on their timelines; the campaigns paused, as they are then. One
+        that finished or was paused meanwhile is left as it is."""
+        paused: list[Campaign] = []
+        for campaign_id in await self._worker.run(self.repo.campaigns_in, _C.SENDING):
+            change = await self._worker.run(
+                self.repo.set_status,
+                campaign_id,
+                _C.PAUSED,
+                cause="user",
+                detail=detail,
+                only_from=[_C.SENDING],
+            )
+            if change is None:
+                continue  # finished or paused meanwhile
+            await self.engine.stop_campaign(campaign_id)
+            self._changed(campaign_id)
+            paused.append(await self._worker.run(self.repo.get, campaign_id))
+        return paused
 
     async def resume(self, campaign_id: int, *, run: bool = True) -> None:
         """Persist ``sending`` and work the campaign again (from paused, or failed).

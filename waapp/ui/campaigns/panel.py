@@ -3,8 +3,8 @@ failures grouped by error (meaning and what to do), the timeline, the recipient 
 filterable by status, export, and exactly the actions the campaign's state allows.
 
 A draft is edited, scheduled, started, deleted or duplicated; a scheduled campaign shows its
-time and is edited (back to draft first, scheduled again if the edit is abandoned), started
-now or cancelled. When the scheduler left it waiting for the user (its time passed while
+time and is edited (it stays scheduled until the edit is saved; an abandoned edit changes
+nothing), started now or cancelled. When the scheduler left it waiting for the user (its time passed while
 waapp was closed and its policy is "ask me"), the view asks: send now, or don't send."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ _M = MessageState
 #: edit/cancel a scheduled one; pause a sending one; resume/cancel a paused one; report,
 #: duplicate, retry failed on a finished one).
 ACTIONS: dict[str, frozenset[CampaignStatus]] = {
-    "edit": frozenset({_C.DRAFT, _C.SCHEDULED}),  # a scheduled one goes back to draft first
+    "edit": frozenset({_C.DRAFT, _C.SCHEDULED}),  # a scheduled one stays so until saved
     "schedule": frozenset({_C.DRAFT}),
     "start": frozenset({_C.DRAFT, _C.SCHEDULED}),  # a scheduled one: "Start now"
     "pause": frozenset({_C.SENDING}),
@@ -637,19 +637,14 @@ class CampaignPanel(QWidget):
     # --- editing and scheduling ------------------------------------------------------------
 
     def edit(self, *, page: int = 0, later: bool = False) -> asyncio.Task[Any] | None:
-        """Open the wizard on this campaign. A scheduled one goes back to draft first (on
-        its timeline) and is scheduled again as it was if the edit is abandoned."""
+        """Open the wizard on this campaign (a draft or a scheduled one). Nothing changes
+        until the wizard saves: a scheduled campaign stays scheduled while it is edited,
+        and an abandoned edit leaves it exactly as it was."""
         original = self.campaign
         if original is None or original.id is None or self.wizard is not None:
             return None
-        campaign_id = original.id
 
         async def work() -> None:
-            if original.status is _C.SCHEDULED:
-                await self._service.unschedule(
-                    campaign_id,
-                    detail="back to draft to edit it (scheduled again if the edit is abandoned)",
-                )
             self._open_wizard(original, page=page, later=later)
 
         return self._act(work, "")
@@ -667,30 +662,14 @@ class CampaignPanel(QWidget):
             self._services, editing=original, page=page, later=later, parent=self
         )
         self.wizard = wizard
-        wizard.finished.connect(lambda result: self._wizard_finished(wizard, original, result))
+        wizard.finished.connect(lambda result: self._wizard_finished(wizard, result))
         wizard.open()
 
-    def _wizard_finished(self, wizard: Any, original: Campaign, result: int) -> None:
+    def _wizard_finished(self, wizard: Any, result: int) -> None:
         if self.wizard is wizard:
             self.wizard = None
         wizard.deleteLater()
-        campaign_id = original.id
-        assert campaign_id is not None
         abandoned = result != QDialog.DialogCode.Accepted
-        if abandoned and original.status is _C.SCHEDULED and original.scheduled_at is not None:
-            at = original.scheduled_at
-
-            async def reschedule() -> None:
-                await self._service.schedule(
-                    campaign_id,
-                    at,
-                    missed_policy=original.missed_schedule_policy,
-                    missed_after_hours=original.missed_after_hours,
-                    note="edit abandoned",
-                )
-
-            self._act(reschedule, "Nothing changed: the campaign is scheduled as before.")
-            return
         done = "" if abandoned else self._saved_words(wizard.campaign)
         self._act(self._nothing, done)
 

@@ -1,10 +1,11 @@
 """Quitting while campaigns are sending: the dialog that names them and asks first.
 
 Three answers: "Pause and quit" (each campaign is paused through the service — the messages
-on their way finish, nobody gets one twice — and waapp quits), "Keep sending" (in the
-system tray when there is one, otherwise the window stays open) and "Cancel". The dialog
-only records the answer in :attr:`QuitDialog.choice`; the window acts on it. It is opened
-with ``open()``, never ``exec()``, so nothing blocks the loop that is sending.
+on their way finish, nobody gets one twice — and waapp quits; they stay paused until the
+user presses Resume on each), "Keep sending" (in the system tray when there is one,
+otherwise the window stays open) and "Cancel". The dialog only records the answer in
+:attr:`QuitDialog.choice`; the window acts on it. It is opened with ``open()``, never
+``exec()``, so nothing blocks the loop that is sending.
 """
 
 from __future__ import annotations
@@ -53,10 +54,13 @@ class QuitDialog(QDialog):
             if tray
             else "waapp stays open and sends the rest"
         )
-        explain = QLabel(
+        self.explain = explain = QLabel(
             "<p><b>Pause and quit</b>: the messages already on their way finish, then "
-            f"{'it pauses' if count == 1 else 'they pause'}. Resume when you open waapp "
-            "again: nobody gets a message twice.</p>"
+            f"{'it pauses' if count == 1 else 'they pause'}. "
+            f"{'It stays' if count == 1 else 'They stay'} paused: when you open waapp "
+            "again, open "
+            f"{'it' if count == 1 else 'each one'} and press Resume to send the rest. "
+            "Nobody gets a message twice.</p>"
             f"<p><b>Keep sending</b>: {keep_words}.</p>"
         )
         explain.setWordWrap(True)

@@ -6,10 +6,13 @@ button creates the campaign and starts it ("Start sending") or schedules it ("Sc
 the scheduler starts it at its time). A test send goes to one number at any time from the
 preflight page.
 
-In edit mode (``campaign=``) the wizard opens pre-filled from a draft and saves it with
-``CampaignService.update``: "Save draft" at any step, or at the end with the start or the
-schedule. A scheduled campaign is put back to draft before it is edited (the caller does
-that: ``panel.CampaignPanel.edit``).
+In edit mode (``editing=``) the wizard opens pre-filled from a draft or a scheduled
+campaign and saves it with ``CampaignService.update``: "Save draft" ("Save changes" for a
+scheduled one, which stays scheduled at the time of the schedule step) at any step, or at
+the end with the start or the schedule. Nothing is written before that: a scheduled
+campaign stays scheduled while it is edited, and cancelling the wizard changes nothing.
+Once saved, the wizard goes on with the campaign it saved (``editing``), so pressing Start
+or Schedule again after a failure never makes a second one.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ from waapp.core.entities import (
 from waapp.core.errors import WaappError
 from waapp.core.phones import display_phone
 from waapp.core.ports import HealthReport
+from waapp.core.states import CampaignStatus
 from waapp.core.templates import (
     BUILTIN_FIELDS,
     VariableSource,
@@ -162,8 +166,8 @@ def _per(rate: float) -> str:
 class CampaignWizard(QDialog):
     """``services`` is :class:`waapp.app.Services`. ``last_health(account_id)`` gives the
     account's last health check, when the caller keeps one (its messaging limit shows in
-    the preflight). ``editing``: the draft to edit (module doc), as it was before it went
-    back to draft — its schedule fills the schedule page. ``page``: the step to open on,
+    the preflight). ``editing``: the draft or scheduled campaign to edit (module doc) —
+    its schedule fills the schedule page. ``page``: the step to open on,
     ``later``: "At a date and time" chosen (the campaign view's "Schedule…" opens so). When the wizard is accepted,
     ``campaign`` is the campaign as saved, started or scheduled."""
 
@@ -181,6 +185,8 @@ class CampaignWizard(QDialog):
         self.services = services
         self.last_health = last_health
         self.editing = editing
+        #: The timeline says "edited" when the wizard was opened on a saved campaign.
+        self.edits = editing is not None
         self.first_page = page
         self.later = later
         self.campaign: Campaign | None = None
@@ -214,8 +220,15 @@ class CampaignWizard(QDialog):
         buttons = WizardBar(back=self.back, next=self.next, cancel=self.reject)
         self.error, self.back_btn = buttons.error, buttons.back_btn
         self.next_btn, self.cancel_btn = buttons.next_btn, buttons.cancel_btn
-        self.save_btn = QPushButton("Save draft")
-        self.save_btn.setToolTip("Keep the changes as a draft, without starting or scheduling")
+        if editing is not None and editing.status is CampaignStatus.SCHEDULED:
+            self.save_btn = QPushButton("Save changes")
+            self.save_btn.setToolTip(
+                "Keep the changes without starting it: it stays scheduled at the time of "
+                "the schedule step (“as soon as I confirm” there makes it a draft again)"
+            )
+        else:
+            self.save_btn = QPushButton("Save draft")
+            self.save_btn.setToolTip("Keep the changes as a draft, without starting or scheduling")
         self.save_btn.clicked.connect(self.save_draft)
         self.save_btn.setVisible(editing is not None)
         buttons.insertWidget(buttons.indexOf(self.back_btn), self.save_btn)
@@ -1169,7 +1182,8 @@ class CampaignWizard(QDialog):
         return f"{day_and_time(report.starts_at)}. If waapp is closed then, {missed}."
 
     async def _save(self) -> Campaign:
-        """Create the campaign (or update the one edited) as a draft."""
+        """Create the campaign as a draft, or update the one edited (a scheduled one stays
+        scheduled at the chosen time, or becomes a draft for "now")."""
         draft = self.draft()
         campaigns = self.services.campaigns
         if self.editing is not None and self.editing.id is not None:
@@ -1190,21 +1204,33 @@ class CampaignWizard(QDialog):
         at = self.scheduled_at()
         saved = await self._save()
         assert saved.id is not None
+        self.editing = saved  # a failure below and a second press: this one, not a new one
         campaigns = self.services.campaigns
         if at is None:
             self.campaign = await campaigns.start(saved.id)
+        elif saved.status is CampaignStatus.SCHEDULED:
+            self.campaign = saved  # the update scheduled it at ``at``
         else:
             self.campaign = await campaigns.schedule(
                 saved.id,
                 at,
                 missed_policy=MissedSchedulePolicy(self.missed.currentData()),
                 missed_after_hours=self.missed_hours.value(),
-                note="edited" if self.editing is not None else "",
+                note="edited" if self.edits else "",
             )
         self.accept()
 
     def save_draft(self) -> None:
-        """Edit mode: keep the changes as a draft."""
+        """Edit mode: keep the changes (a draft stays a draft, a scheduled campaign stays
+        scheduled at the chosen time)."""
+        at = self.scheduled_at()
+        scheduled = self.editing is not None and self.editing.status is CampaignStatus.SCHEDULED
+        if scheduled and at is not None and at <= datetime.now().astimezone():
+            self._said(
+                "The start time has passed: choose a later one on the schedule step, or "
+                "“Start sending as soon as I confirm”."
+            )
+            return
         self.save_btn.setEnabled(False)
         self.next_btn.setEnabled(False)
         self.saving = self._spawn(self._save_draft(), failure=self._failed)
