@@ -5,8 +5,6 @@ honest, resume, and pause all."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -96,16 +94,6 @@ def test_update_checks_the_message_like_create(tmp_path: Path) -> None:
             assert campaign.variable_mapping["2"] == {"field": "order"}  # unchanged
 
     run(body())
-
-
-@pytest.fixture
-def in_india(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The user's local time is India's (UTC+05:30, no daylight saving)."""
-    monkeypatch.setenv("TZ", "IST-5:30")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def test_update_edits_a_scheduled_campaign_in_one_go(tmp_path: Path, in_india: None) -> None:

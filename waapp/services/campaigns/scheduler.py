@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from waapp.core.entities import Campaign, CampaignEvent, MissedSchedulePolicy
 from waapp.core.errors import WaappError
 from waapp.core.states import CampaignStatus
+from waapp.services.campaigns.timeline import local_time
 
 if TYPE_CHECKING:
     from waapp.services.campaigns.service import CampaignService
@@ -46,10 +47,6 @@ ASK_NOTE = "waiting for you: the scheduled time passed while waapp was closed"
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
-
-
-def _when(at: datetime) -> str:
-    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def _hours(delta: timedelta) -> str:
@@ -109,7 +106,7 @@ class CampaignScheduler:
         if late <= self.grace:
             await self._service.start(campaign.id, cause=CAUSE, note="scheduled start")
             return
-        closed = f"the app was closed at {_when(at)}, the scheduled time"
+        closed = f"the app was closed on {local_time(at)}, the scheduled time"
         policy = campaign.missed_schedule_policy
         allowed = timedelta(hours=campaign.missed_after_hours)
         if policy is _P.SEND_ANYWAY:

@@ -35,21 +35,15 @@ from waapp.services.campaigns.preflight import (
     run_preflight,
     send_test,
 )
+from waapp.services.campaigns.timeline import local_time
 from waapp.services.events import CampaignChanged, EventBus
 from waapp.store.campaigns import CampaignRepository
 from waapp.store.database import Database
 from waapp.store.worker import DatabaseWorker
 
-__all__ = ["CampaignChanged", "CampaignReport", "CampaignService", "local_time"]
+__all__ = ["CampaignChanged", "CampaignReport", "CampaignService"]
 
 _C = CampaignStatus
-
-
-def local_time(at: datetime) -> str:
-    """A time for the timeline, in the user's local time as ``limits.cap_note`` shows it:
-    "Fri 12 Jun 2026 at 09:00"."""
-    local = at.astimezone()
-    return f"{local:%a} {local.day} {local:%b %Y} at {local:%H:%M}"
 
 
 @dataclass(frozen=True, slots=True)
