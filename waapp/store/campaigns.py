@@ -254,6 +254,22 @@ def _shift_counters(conn: Connection, campaign_id: int, delta: Counter[str]) -> 
     )
 
 
+def _editable(campaign: Campaign) -> dict[str, Any]:
+    """The columns the user edits (what is sent, to whom, if missed, how fast), as stored."""
+    return {
+        "name": campaign.name.strip(),
+        "account_id": campaign.account_id,
+        "template_id": campaign.template_id,
+        "freeform_template_id": campaign.freeform_template_id,
+        "variable_mapping": campaign.variable_mapping,
+        "audience": campaign.audience,
+        "window_policy": WindowPolicy(campaign.window_policy).value,
+        "missed_schedule_policy": MissedSchedulePolicy(campaign.missed_schedule_policy).value,
+        "missed_after_hours": campaign.missed_after_hours,
+        "pacing": campaign.pacing,
+    }
+
+
 class CampaignRepository:
     """Campaigns and their ledger over SQLite (see the module doc).
 
@@ -282,19 +298,8 @@ class CampaignRepository:
         with self._writer.begin() as conn:
             result = conn.execute(
                 insert(campaigns).values(
-                    name=campaign.name.strip(),
-                    account_id=campaign.account_id,
-                    template_id=campaign.template_id,
-                    freeform_template_id=campaign.freeform_template_id,
-                    variable_mapping=campaign.variable_mapping,
-                    audience=campaign.audience,
-                    window_policy=WindowPolicy(campaign.window_policy).value,
+                    **_editable(campaign),
                     scheduled_at=campaign.scheduled_at,
-                    missed_schedule_policy=MissedSchedulePolicy(
-                        campaign.missed_schedule_policy
-                    ).value,
-                    missed_after_hours=campaign.missed_after_hours,
-                    pacing=campaign.pacing,
                     status=_C.DRAFT.value,
                     counters={},
                     created_at=now,
@@ -486,18 +491,7 @@ class CampaignRepository:
                 campaigns.update()
                 .where(campaigns.c.id == campaign.id)
                 .values(
-                    name=campaign.name.strip(),
-                    account_id=campaign.account_id,
-                    template_id=campaign.template_id,
-                    freeform_template_id=campaign.freeform_template_id,
-                    variable_mapping=campaign.variable_mapping,
-                    audience=campaign.audience,
-                    window_policy=WindowPolicy(campaign.window_policy).value,
-                    missed_schedule_policy=MissedSchedulePolicy(
-                        campaign.missed_schedule_policy
-                    ).value,
-                    missed_after_hours=campaign.missed_after_hours,
-                    pacing=campaign.pacing,
+                    **_editable(campaign),
                 )
             )
             conn.execute(
@@ -510,6 +504,49 @@ class CampaignRepository:
                     detail=detail,
                 )
             )
+            return self._get(conn, campaign.id)
+
+    def update_scheduled(
+        self, campaign: Campaign, *, at: datetime | None, cause: str, detail: str
+    ) -> Campaign:
+        """Replace what a ``scheduled`` campaign sends (the fields :meth:`update_draft`
+        changes) and its time in one transaction: it stays ``scheduled`` for ``at`` (UTC,
+        with ``campaign``'s missed-schedule policy) with one timeline note, or, ``at``
+        None, goes back to ``draft`` (its time cleared) with that entry. ValidationError
+        when it is no longer scheduled (started, cancelled or unscheduled meanwhile)."""
+        if campaign.id is None:
+            raise ValidationError("Only a saved campaign can be changed.")
+        if not campaign.name.strip():
+            raise ValidationError("A campaign needs a name.")
+        with self._writer.begin() as conn:
+            current = self._get(conn, campaign.id)
+            if current.status is not _C.SCHEDULED:
+                raise ValidationError(
+                    f"“{current.name}” is {current.status.value} now: the changes were not saved.",
+                    what_to_do="Open it again to see where it is; duplicate it to send the "
+                    "same campaign with changes.",
+                )
+            conn.execute(
+                campaigns.update()
+                .where(campaigns.c.id == campaign.id)
+                .values(
+                    **_editable(campaign),
+                    scheduled_at=at,
+                )
+            )
+            if at is None:
+                self._transition(conn, campaign.id, _C.DRAFT, cause=cause, detail=detail)
+            else:
+                conn.execute(
+                    insert(campaign_events).values(
+                        campaign_id=campaign.id,
+                        at=self._clock(),
+                        from_status=_C.SCHEDULED.value,
+                        to_status=_C.SCHEDULED.value,
+                        cause=cause,
+                        detail=detail,
+                    )
+                )
             return self._get(conn, campaign.id)
 
     def delete_draft(self, campaign_id: int) -> str:
@@ -1206,60 +1243,6 @@ class CampaignRepository:
             params += (campaign_id,)
         with self._engine.connect() as conn:
             return int(conn.exec_driver_sql(sql, params).scalar() or 0)
-
-    def update_scheduled(
-        self, campaign: Campaign, *, at: datetime | None, cause: str, detail: str
-    ) -> Campaign:
-        """Replace what a ``scheduled`` campaign sends (the fields :meth:`update_draft`
-        changes) and its time in one transaction: it stays ``scheduled`` for ``at`` (UTC,
-        with ``campaign``'s missed-schedule policy) with one timeline note, or, ``at``
-        None, goes back to ``draft`` (its time cleared) with that entry. ValidationError
-        when it is no longer scheduled (started, cancelled or unscheduled meanwhile)."""
-        if campaign.id is None:
-            raise ValidationError("Only a saved campaign can be changed.")
-        if not campaign.name.strip():
-            raise ValidationError("A campaign needs a name.")
-        with self._writer.begin() as conn:
-            current = self._get(conn, campaign.id)
-            if current.status is not _C.SCHEDULED:
-                raise ValidationError(
-                    f"“{current.name}” is {current.status.value} now: the changes were not saved.",
-                    what_to_do="Open it again to see where it is; duplicate it to send the "
-                    "same campaign with changes.",
-                )
-            conn.execute(
-                campaigns.update()
-                .where(campaigns.c.id == campaign.id)
-                .values(
-                    name=campaign.name.strip(),
-                    account_id=campaign.account_id,
-                    template_id=campaign.template_id,
-                    freeform_template_id=campaign.freeform_template_id,
-                    variable_mapping=campaign.variable_mapping,
-                    audience=campaign.audience,
-                    window_policy=WindowPolicy(campaign.window_policy).value,
-                    scheduled_at=at,
-                    missed_schedule_policy=MissedSchedulePolicy(
-                        campaign.missed_schedule_policy
-                    ).value,
-                    missed_after_hours=campaign.missed_after_hours,
-                    pacing=campaign.pacing,
-                )
-            )
-            if at is None:
-                self._transition(conn, campaign.id, _C.DRAFT, cause=cause, detail=detail)
-            else:
-                conn.execute(
-                    insert(campaign_events).values(
-                        campaign_id=campaign.id,
-                        at=self._clock(),
-                        from_status=_C.SCHEDULED.value,
-                        to_status=_C.SCHEDULED.value,
-                        cause=cause,
-                        detail=detail,
-                    )
-                )
-            return self._get(conn, campaign.id)
 
 
 #: The delivery chain's order, for dating the steps a reconciled row reached.
