@@ -353,6 +353,8 @@ def test_a_gateway_account_gets_the_gateway_pacing_controls(
     wizard.next_btn.click()
     wizard.template.setCurrentIndex(0)  # no approved template: WaSender sends free-form
     wizard.freeform.setCurrentIndex(wizard.freeform.findText("hello"))
+    # WhatsApp Web has no 24-hour window: the free-form message goes to everyone.
+    assert "no 24-hour window" in wizard.freeform_preview_title.text()
     wizard.next_btn.click()
     assert wizard.pages.currentIndex() == SCHEDULE
     # The account's defaults, pre-filled, and described.

@@ -72,6 +72,7 @@ from waapp.core.templates import (
     mapping_from_dict,
     parse_placeholders,
 )
+from waapp.core.window import window_applies
 from waapp.services.campaigns.limits import Pacing
 from waapp.services.campaigns.preflight import (
     CampaignDraft,
@@ -333,6 +334,13 @@ class CampaignWizard(QDialog):
 
     async def _load_templates(self) -> None:
         account_id = self.account.currentData()
+        provider = self.services.accounts.providers().get(account_id)
+        gateway = provider is not None and not window_applies(provider.dialect)
+        self.freeform_preview_title.setText(
+            "Free-form message (WhatsApp Web has no 24-hour window):"
+            if gateway
+            else "Free-form (inside the 24-hour window):"
+        )
         self.templates = await self.services.templates.list(account_id)
         current = self.template.currentData()
         self.template.blockSignals(True)
