@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -188,3 +190,25 @@ def test_json_content_keeps_non_ascii_text_and_refuses_nan() -> None:
             base.json_content({"n": number})
         with pytest.raises(ValueError):
             httpx.Request("POST", "http://x", json={"n": number})
+
+
+def test_pages_follow_the_next_link_on_our_url_and_stop_or_refuse_after_the_last_allowed() -> None:
+    asked: list[tuple[str, list[tuple[str, str]]]] = []
+
+    async def endless(url: str, params: list[tuple[str, str]]) -> dict[str, Any]:
+        asked.append((url, params))
+        return {"next": f"https://elsewhere.example/list?page={len(asked) + 1}"}
+
+    async def collect(complete: bool) -> int:
+        count = 0
+        async for _body in base.pages(
+            endless, "https://ours/list", [("size", "9")], lambda b: b["next"], complete=complete
+        ):
+            count += 1
+        return count
+
+    assert asyncio.run(collect(False)) == base.MAX_PAGES  # a listing stops quietly
+    assert asked[0] == ("https://ours/list", [("size", "9")])
+    assert asked[1] == ("https://ours/list", [("page", "2")])  # the cursor, on our own URL
+    with pytest.raises(base.PagesLeft):  # a lookup that must be whole refuses a partial list
+        asyncio.run(collect(True))

@@ -39,7 +39,7 @@ import email.utils
 import json
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -54,6 +54,7 @@ from waapp.core.ports import HealthReport, ProviderError, ProviderRequestError
 __all__ = [
     "MAX_PAGES",
     "Clock",
+    "PagesLeft",
     "ProviderRequestError",
     "async_failure",
     "bad_response",
@@ -62,7 +63,9 @@ __all__ = [
     "header",
     "json_body",
     "json_content",
+    "nested",
     "next_page_params",
+    "pages",
     "phone_e164",
     "raise_for",
     "refusal",
@@ -392,3 +395,36 @@ def next_page_params(next_url: object) -> list[tuple[str, str]] | None:
 
 #: Pages followed at most when listing (10 000 templates at 100 a page; a loop guard).
 MAX_PAGES = 100
+
+
+class PagesLeft(Exception):
+    """Raised by :func:`pages` with ``complete``: pages were left after :data:`MAX_PAGES`."""
+
+
+async def pages(
+    get_json: Callable[[str, list[tuple[str, str]]], Awaitable[dict[str, Any]]],
+    url: str,
+    params: list[tuple[str, str]],
+    next_url: Callable[[dict[str, Any]], object],
+    *,
+    complete: bool = False,
+) -> AsyncIterator[dict[str, Any]]:
+    """Each page's JSON body of a list, the first asked with ``params``, the next ones with
+    the query of ``next_url(body)`` sent to *our* base URL (:func:`next_page_params`).
+    At most :data:`MAX_PAGES` pages; with pages left after them, ``complete`` raises
+    :class:`PagesLeft` (a partial list would mislead) and otherwise the listing stops."""
+    query: list[tuple[str, str]] | None = params
+    for _ in range(MAX_PAGES):
+        if query is None:
+            return
+        body = await get_json(url, query)
+        yield body
+        query = next_page_params(next_url(body))
+    if query is not None and complete:
+        raise PagesLeft(url)
+
+
+def nested(body: Mapping[str, Any], key: str, inner: str) -> object:
+    """``body[key][inner]`` when ``body[key]`` is an object, else None."""
+    part = body.get(key)
+    return part.get(inner) if isinstance(part, dict) else None

@@ -220,23 +220,17 @@ class MetaProvider:
                 "Listing templates needs the WhatsApp Business Account ID in the account settings."
             )
         url = f"{self._root}/{quote(self._waba_id)}/message_templates"
-        params: list[tuple[str, str]] | None = [
-            ("fields", TEMPLATE_FIELDS),
-            ("limit", str(_PAGE_SIZE)),
-        ]
+        params = [("fields", TEMPLATE_FIELDS), ("limit", str(_PAGE_SIZE))]
         templates: list[Template] = []
         now = self._clock()
-        for _ in range(base.MAX_PAGES):
-            if params is None:
-                break
-            body = await self._get_json(url, params)
+        async for body in base.pages(
+            self._get_json, url, params, lambda body: base.nested(body, "paging", "next")
+        ):
             for item in body.get("data") or []:
                 template = _template(item)
                 if template is not None:
                     template.synced_at = now
                     templates.append(template)
-            paging = body.get("paging")
-            params = base.next_page_params(paging.get("next")) if isinstance(paging, dict) else None
         return templates
 
     async def _get_json(self, url: str, params: list[tuple[str, str]]) -> dict[str, Any]:

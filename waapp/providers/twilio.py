@@ -221,30 +221,28 @@ class TwilioProvider:
         if self._from:
             first.append(("From", self._from))
         first.append(("PageSize", str(_MESSAGES_PAGE_SIZE)))
-        params: list[tuple[str, str]] | None = first
         found: list[SentMessage] = []
-        for _ in range(base.MAX_PAGES):
-            if params is None:
-                return found
-            body = await self._get_json(url, params)
-            items = body.get("messages")
-            if not isinstance(items, list):
-                raise base.raise_for(
-                    _DIALECT, base.bad_response(_DIALECT, "the message list has no messages")
-                )
-            for item in items:
-                sent = self._sent_message(item, address, since)
-                if sent is not None:
-                    found.append(sent)
-            params = base.next_page_params(body.get("next_page_uri"))
-        if params is None:
-            return found
-        raise base.raise_for(
-            _DIALECT,
-            base.bad_response(
-                _DIALECT, f"more than {base.MAX_PAGES} pages of messages to {address}"
-            ),
-        )
+        try:
+            async for body in base.pages(
+                self._get_json, url, first, lambda body: body.get("next_page_uri"), complete=True
+            ):
+                items = body.get("messages")
+                if not isinstance(items, list):
+                    raise base.raise_for(
+                        _DIALECT, base.bad_response(_DIALECT, "the message list has no messages")
+                    )
+                for item in items:
+                    sent = self._sent_message(item, address, since)
+                    if sent is not None:
+                        found.append(sent)
+        except base.PagesLeft:
+            raise base.raise_for(
+                _DIALECT,
+                base.bad_response(
+                    _DIALECT, f"more than {base.MAX_PAGES} pages of messages to {address}"
+                ),
+            ) from None
+        return found
 
     def _sent_message(self, item: object, address: str, since: datetime) -> SentMessage | None:
         """One listed message, when it is an outbound one of ours to ``address`` created at
@@ -295,22 +293,19 @@ class TwilioProvider:
         """Every Content API item with its WhatsApp approval (``ContentAndApprovals``),
         page by page; ``provider_ref`` is the content SID."""
         url = f"{self._content_base}/ContentAndApprovals"
-        params: list[tuple[str, str]] | None = [("PageSize", str(_PAGE_SIZE))]
         templates: list[Template] = []
         now = self._clock()
-        for _ in range(base.MAX_PAGES):
-            if params is None:
-                break
-            body = await self._get_json(url, params)
+        async for body in base.pages(
+            self._get_json,
+            url,
+            [("PageSize", str(_PAGE_SIZE))],
+            lambda body: base.nested(body, "meta", "next_page_url"),
+        ):
             for item in body.get("contents") or []:
                 template = _template(item)
                 if template is not None:
                     template.synced_at = now
                     templates.append(template)
-            meta = body.get("meta")
-            params = (
-                base.next_page_params(meta.get("next_page_url")) if isinstance(meta, dict) else None
-            )
         return templates
 
     # --- health -----------------------------------------------------------------------
