@@ -105,10 +105,13 @@ async def guarded(
     dialect: str,
     answer: FaultAnswer,
     handler: Handler,
+    *,
+    send: bool = False,
 ) -> web.StreamResponse:
-    """Run a read-only handler under the ``fault_scope: all`` rules."""
+    """Run ``handler`` unless the scenario's faults replace its answer: a send under every
+    fault rule, a read-only request under the ``fault_scope: all`` ones."""
     if injector._world.scenario.has_faults:
-        replaced = await injector.before(request, dialect, answer, send=False)
+        replaced = await injector.before(request, dialect, answer, send=send)
         if replaced is not None:
             return replaced
     return await handler()

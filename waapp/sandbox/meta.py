@@ -347,12 +347,14 @@ class MetaApi:
     # --- sending ---
 
     async def send_message(self, request: web.Request) -> web.StreamResponse:
-        sandbox = self._sandbox
-        if sandbox.world.scenario.has_faults:
-            replaced = await sandbox.faults.before(request, "meta", self.fault_answer)
-            if replaced is not None:
-                return replaced
-        return await self._send(request)
+        return await guarded(
+            self._sandbox.faults,
+            request,
+            "meta",
+            self.fault_answer,
+            lambda: self._send(request),
+            send=True,
+        )
 
     async def _send(self, request: web.Request) -> web.StreamResponse:
         sandbox = self._sandbox

@@ -313,11 +313,14 @@ class TwilioApi:
         world = self._sandbox.world
         world.twilio_in_flight += 1
         try:
-            if world.scenario.has_faults:
-                replaced = await self._sandbox.faults.before(request, "twilio", self.fault_answer)
-                if replaced is not None:
-                    return replaced
-            return await self._create(request)
+            return await guarded(
+                self._sandbox.faults,
+                request,
+                "twilio",
+                self.fault_answer,
+                lambda: self._create(request),
+                send=True,
+            )
         finally:
             world.twilio_in_flight -= 1
 
