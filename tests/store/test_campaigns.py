@@ -132,6 +132,18 @@ def test_results_are_forward_only_and_retry_waits_until_due(
     }
 
 
+def test_recovery_notes_the_rows_it_moved_in_the_same_transaction(
+    db: Database, repo: CampaignRepository
+) -> None:
+    cid = new_campaign(db, repo, recipients=4)
+    repo.claim(cid, limit=2)
+    assert repo.recover_sending(lambda count: f"{count} were in flight") == {cid: 2}
+    notes = [e for e in repo.events(cid) if e.cause == "recovery"]
+    assert [e.detail for e in notes] == ["2 were in flight"]
+    assert repo.recover_sending(lambda count: f"{count} were in flight") == {}  # nothing left
+    assert len([e for e in repo.events(cid) if e.cause == "recovery"]) == 1
+
+
 def test_counters_equal_a_recount_through_cancel_retry_and_recovery(
     db: Database, repo: CampaignRepository
 ) -> None:

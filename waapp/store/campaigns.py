@@ -459,17 +459,20 @@ class CampaignRepository:
     def note(self, campaign_id: int, *, cause: str, detail: str) -> None:
         """A timeline entry without a status change (from = to = the current status)."""
         with self._writer.begin() as conn:
-            current = self._get(conn, campaign_id).status
-            conn.execute(
-                insert(campaign_events).values(
-                    campaign_id=campaign_id,
-                    at=self._clock(),
-                    from_status=current.value,
-                    to_status=current.value,
-                    cause=cause,
-                    detail=detail,
-                )
+            self._note(conn, campaign_id, cause=cause, detail=detail)
+
+    def _note(self, conn: Connection, campaign_id: int, *, cause: str, detail: str) -> None:
+        current = self._get(conn, campaign_id).status
+        conn.execute(
+            insert(campaign_events).values(
+                campaign_id=campaign_id,
+                at=self._clock(),
+                from_status=current.value,
+                to_status=current.value,
+                cause=cause,
+                detail=detail,
             )
+        )
 
     def update_draft(self, campaign: Campaign, *, cause: str, detail: str) -> Campaign:
         """Replace what a ``draft`` campaign will send (name, account, message, mapping,
@@ -885,9 +888,11 @@ class CampaignRepository:
                 _shift_counters(conn, campaign_id, delta)
         return deltas
 
-    def recover_sending(self) -> dict[int, int]:
+    def recover_sending(self, note: Callable[[int], str] | None = None) -> dict[int, int]:
         """Start-up recovery: every row left ``sending`` becomes ``unknown`` (its request
-        may have left). Returns campaign id → rows moved."""
+        may have left), with ``note(rows moved)`` on each campaign's timeline in the same
+        transaction (cause ``recovery``), so a crash cannot keep one without the other.
+        Returns campaign id → rows moved."""
         now = format_utc(self._clock())
         with self._writer.begin() as conn:
             found = conn.exec_driver_sql(
@@ -911,6 +916,8 @@ class CampaignRepository:
                 _shift_counters(
                     conn, campaign_id, Counter({_M.SENDING.value: -count, _M.UNKNOWN.value: count})
                 )
+                if note is not None:
+                    self._note(conn, campaign_id, cause="recovery", detail=note(count))
                 moved[campaign_id] = count
             return moved
 

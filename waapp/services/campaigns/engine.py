@@ -698,6 +698,14 @@ class CampaignRunner:
 ProviderFor = Callable[[int], Awaitable[Provider]]
 
 
+def _recovery_note(count: int) -> str:
+    return (
+        f"{count} recipient(s) were being sent when waapp stopped; their outcome is unknown "
+        "until waapp finds them at the provider (where it can look them up), the provider's "
+        "status report arrives, or you resolve them. They are never resent blindly."
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Tools:
     """What the engine loads to send (or reconcile) one campaign."""
@@ -754,19 +762,7 @@ class CampaignEngine:
         if self.started:
             return
         self.started = True
-        moved = await self._worker.run(self._repo.recover_sending)
-        for campaign_id, count in moved.items():
-            await self._worker.run(
-                self._repo.note,
-                campaign_id,
-                cause="recovery",
-                detail=(
-                    f"{count} recipient(s) were being sent when waapp stopped; their outcome "
-                    "is unknown until waapp finds them at the provider (where it can look "
-                    "them up), the provider's status report arrives, or you resolve them. "
-                    "They are never resent blindly."
-                ),
-            )
+        moved = await self._worker.run(self._repo.recover_sending, _recovery_note)
         sending = await self._worker.run(self._repo.campaigns_in, _C.SENDING)
         for campaign_id in moved:
             if campaign_id not in sending:  # paused or failed meanwhile: not run, but checked
